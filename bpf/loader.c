@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * oomkill-loader: loads oomkill.bpf.c, attaches the first hook that works here, and streams its records
+ * to stdout in the frame layout of oomkill.h. Stdout carries only frames; everything for people goes to
+ * stderr, one line each, prefixed "oomkill-loader: ".
+ *
+ * Its life is a straight line: parse options, check the kernel, open/load/attach (per hook, until one
+ * works), write HELLO, poll the ring buffer writing KILL frames and periodic STATS, and on SIGTERM or
+ * SIGINT (or when the reader closes the pipe) write a last STATS frame and exit 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "oomkill.h"
+#include "oomkill.skel.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "frames are written in host order, which the layout fixes as little-endian"
+#endif
+_Static_assert(sizeof(struct oomkill_frame_header) == OOMKILL_FRAME_HEADER_SIZE, "header layout");
+_Static_assert(sizeof(struct oomkill_hello) == OOMKILL_HELLO_SIZE, "hello layout");
+_Static_assert(sizeof(struct oomkill_stats) == OOMKILL_STATS_SIZE, "stats layout");
+_Static_assert(sizeof(struct oomkill_kill) == OOMKILL_KILL_SIZE, "kill layout");
+
+#define EXIT_NO_BTF 3
+#define EXIT_NOT_PERMITTED 4
+#define EXIT_NO_HOOK 5
+
+static const char *const hook_names[] = {
+	[OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS] = "fentry/oom_kill_process",
+	[OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS] = "kprobe/oom_kill_process",
+	[OOMKILL_HOOK_TP_BTF_MARK_VICTIM] = "tp_btf/mark_victim",
+	[OOMKILL_HOOK_RAW_TP_MARK_VICTIM] = "raw_tp/mark_victim",
+};
+#define HOOK_FIRST OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS
+#define HOOK_LAST OOMKILL_HOOK_RAW_TP_MARK_VICTIM
+
+struct options {
+	bool hooks[HOOK_LAST + 1];
+	const char *btf_path; /* NULL: the running kernel's */
+	unsigned int ringbuf_kib;
+	unsigned int stats_interval_ms;
+	unsigned int group_window_us;
+	bool check_only;
+	bool verbose;
+};
+
+static volatile sig_atomic_t stopping;
+static bool reader_gone;
+/* The last libbpf error line of the current attempt: the reason a hook failed. */
+static char last_libbpf_error[512];
+static bool verbose;
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("oomkill-loader: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[sizeof(last_libbpf_error)];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	/* CO-RE failures name the field a kernel lacks: always worth showing. */
+	if (strstr(line, "failed to resolve CO-RE relocation"))
+		say("libbpf: %s", line);
+	else if (verbose || (level == LIBBPF_WARN && n))
+		fprintf(stderr, "libbpf: %s\n", line);
+	if (level == LIBBPF_WARN && n)
+		memcpy(last_libbpf_error, line, n + 1);
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: oomkill-loader [options]\n"
+		"  --hook LIST            hooks to try, in order, comma-separated, or 'auto' (default):\n"
+		"                         fentry, kprobe, tp_btf, raw_tp\n"
+		"  --btf PATH             BTF to relocate against (default /sys/kernel/btf/vmlinux)\n"
+		"  --ringbuf-kib N        ring buffer size, a power of two >= 4 (default 256)\n"
+		"  --stats-interval-ms N  how often to write a STATS frame (default 1000)\n"
+		"  --group-window-us N    mark_victim hooks: victims marked this close together by one task\n"
+		"                         are one OOM (default 1000)\n"
+		"  --check                load (CO-RE relocation and verifier) without attaching, then exit\n"
+		"  --verbose              libbpf's debug output on stderr\n");
+}
+
+static bool parse_uint(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > 1u << 30)
+		return false;
+	*out = (unsigned int)v;
+	return true;
+}
+
+static bool parse_hooks(char *list, bool *hooks)
+{
+	char *save, *name;
+
+	memset(hooks, 0, sizeof(bool) * (HOOK_LAST + 1));
+	if (!strcmp(list, "auto")) {
+		for (int h = HOOK_FIRST; h <= HOOK_LAST; h++)
+			hooks[h] = true;
+		return true;
+	}
+	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		bool found = false;
+
+		for (int h = HOOK_FIRST; h <= HOOK_LAST; h++) {
+			size_t len = strcspn(hook_names[h], "/");
+
+			if (!strcmp(name, hook_names[h]) || (strlen(name) == len && !strncmp(name, hook_names[h], len))) {
+				hooks[h] = found = true;
+			}
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "hook", required_argument, NULL, 'h' },	{ "btf", required_argument, NULL, 'b' },
+		{ "ringbuf-kib", required_argument, NULL, 'r' }, { "stats-interval-ms", required_argument, NULL, 's' },
+		{ "group-window-us", required_argument, NULL, 'g' }, { "check", no_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },		{ "help", no_argument, NULL, 'H' },
+		{ 0 },
+	};
+	char hooks_auto[] = "auto";
+	int c;
+
+	*o = (struct options){ .ringbuf_kib = 256, .stats_interval_ms = 1000, .group_window_us = 1000 };
+	parse_hooks(hooks_auto, o->hooks);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			if (!parse_hooks(optarg, o->hooks)) {
+				say("--hook: unknown hook in '%s' (known: fentry, kprobe, tp_btf, raw_tp, auto)", optarg);
+				return -1;
+			}
+			break;
+		case 'b':
+			o->btf_path = optarg;
+			break;
+		case 'r':
+			if (!parse_uint(optarg, &o->ringbuf_kib) || o->ringbuf_kib < 4 ||
+			    (o->ringbuf_kib & (o->ringbuf_kib - 1))) {
+				say("--ringbuf-kib: '%s' is not a power of two >= 4", optarg);
+				return -1;
+			}
+			break;
+		case 's':
+			if (!parse_uint(optarg, &o->stats_interval_ms) || !o->stats_interval_ms) {
+				say("--stats-interval-ms: '%s' is not a positive number", optarg);
+				return -1;
+			}
+			break;
+		case 'g':
+			if (!parse_uint(optarg, &o->group_window_us)) {
+				say("--group-window-us: '%s' is not a number", optarg);
+				return -1;
+			}
+			break;
+		case 'c':
+			o->check_only = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'H':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		say("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* CAP_BPF and CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, which implies both. */
+static bool has_bpf_capabilities(void)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	__u64 effective;
+
+	if (syscall(SYS_capget, &header, data))
+		return true; /* cannot tell: let the kernel decide */
+	effective = (__u64)data[1].effective << 32 | data[0].effective;
+#ifndef CAP_BPF
+#define CAP_PERFMON 38
+#define CAP_BPF 39
+#endif
+	if (effective & (1ull << CAP_SYS_ADMIN))
+		return true;
+	return (effective & (1ull << CAP_BPF)) && (effective & (1ull << CAP_PERFMON));
+}
+
+/* Before 6.8 mark_victim passed only the victim's pid, and `current` is the trigger, not the victim:
+ * the cgroup path could not be read. Such kernels need the oom_kill_process hooks. */
+static const char *mark_victim_unusable(const char *btf_path)
+{
+	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	const char *why = NULL;
+	const struct btf_type *t;
+	const struct btf_param *params;
+	__s32 id;
+
+	if (!btf)
+		return "cannot read the kernel's BTF";
+	id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
+	if (id < 0) {
+		why = "the kernel has no mark_victim tracepoint";
+		goto out;
+	}
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type); /* pointer */
+	t = btf__type_by_id(btf, t->type);			  /* function prototype */
+	params = btf_params(t);
+	/* (void *ctx, struct task_struct *task, uid_t uid) */
+	if (!btf_is_func_proto(t) || btf_vlen(t) < 2 || !btf_is_ptr(btf__type_by_id(btf, params[1].type)))
+		why = "mark_victim passes only a pid on this kernel (the victim task arrived in 6.8)";
+out:
+	btf__free(btf);
+	return why;
+}
+
+static int write_all(const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno == EPIPE)
+				reader_gone = true;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_frame(__u16 type, const void *payload, __u32 len)
+{
+	struct oomkill_frame_header h = {
+		.magic = OOMKILL_MAGIC, .version = OOMKILL_LAYOUT_VERSION, .type = type, .payload_len = len,
+	};
+	/* One write per frame, so a reader never sees a header without its payload from a torn write. */
+	char buf[OOMKILL_FRAME_HEADER_SIZE + OOMKILL_KILL_SIZE];
+
+	if (len > sizeof(buf) - sizeof(h))
+		return -E2BIG;
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), payload, len);
+	return write_all(buf, sizeof(h) + len);
+}
+
+static __u64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static int write_stats(struct oomkill_bpf *skel)
+{
+	struct oomkill_stats s = {
+		.realtime_ns = clock_ns(CLOCK_REALTIME),
+		.boottime_ns = clock_ns(CLOCK_BOOTTIME),
+		.kills_seen = __atomic_load_n(&skel->bss->kills_seen, __ATOMIC_RELAXED),
+		.ringbuf_drops = __atomic_load_n(&skel->bss->ringbuf_drops, __ATOMIC_RELAXED),
+	};
+
+	return write_frame(OOMKILL_FRAME_STATS, &s, sizeof(s));
+}
+
+static int on_kill(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size != sizeof(struct oomkill_kill)) {
+		say("dropped a ring buffer record of %zu bytes (a kill is %zu): object and loader disagree", size,
+		    sizeof(struct oomkill_kill));
+		return 0;
+	}
+	/* A negative return stops ring_buffer__poll: the reader is gone. */
+	return write_frame(OOMKILL_FRAME_KILL, data, (__u32)size);
+}
+
+static struct bpf_program *program_for(struct oomkill_bpf *skel, int hook)
+{
+	switch (hook) {
+	case OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS:
+		return skel->progs.fentry_oom_kill_process;
+	case OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS:
+		return skel->progs.kprobe_oom_kill_process;
+	case OOMKILL_HOOK_TP_BTF_MARK_VICTIM:
+		return skel->progs.tp_btf_mark_victim;
+	default:
+		return skel->progs.raw_tp_mark_victim;
+	}
+}
+
+/* Opens, loads and (unless check_only) attaches the one program of `hook`. */
+static struct oomkill_bpf *try_hook(const struct options *o, int hook, char *why, size_t why_len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
+	struct oomkill_bpf *skel;
+	struct bpf_program *prog;
+	int err;
+
+	last_libbpf_error[0] = '\0';
+	skel = oomkill_bpf__open_opts(&open_opts);
+	if (!skel) {
+		snprintf(why, why_len, "open: %s", strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == program_for(skel, hook));
+	skel->rodata->group_window_ns = (__u64)o->group_window_us * 1000;
+	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_kib * 1024);
+
+	err = oomkill_bpf__load(skel);
+	if (err) {
+		snprintf(why, why_len, "load: %s%s%s", strerror(-err), last_libbpf_error[0] ? ": " : "",
+			 last_libbpf_error);
+		goto fail;
+	}
+	if (o->check_only)
+		return skel;
+	if (!bpf_program__attach(program_for(skel, hook))) {
+		snprintf(why, why_len, "attach: %s", strerror(errno));
+		goto fail;
+	}
+	return skel;
+fail:
+	oomkill_bpf__destroy(skel);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct oomkill_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct oomkill_hello hello = {};
+	struct utsname uts;
+	char tried[2048] = "";
+	size_t tried_len = 0;
+	const char *mark_victim_why;
+	const char *btf = "/sys/kernel/btf/vmlinux";
+	__u64 next_stats;
+	int hook, exit_code = 1;
+
+	if (parse_options(argc, argv, &o))
+		return 2;
+	verbose = o.verbose;
+	libbpf_set_print(libbpf_print);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	if (o.btf_path)
+		btf = o.btf_path;
+	if (access(btf, R_OK)) {
+		say("no BTF at %s (%s): this kernel cannot run CO-RE programs; use the kmsg or cgroup source", btf,
+		    strerror(errno));
+		return EXIT_NO_BTF;
+	}
+	if (!has_bpf_capabilities()) {
+		say("not permitted: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN before 5.8)");
+		return EXIT_NOT_PERMITTED;
+	}
+	mark_victim_why = mark_victim_unusable(o.btf_path);
+
+	for (hook = HOOK_FIRST; hook <= HOOK_LAST && !skel; hook++) {
+		char why[768];
+
+		if (!o.hooks[hook])
+			continue;
+		if (hook >= OOMKILL_HOOK_TP_BTF_MARK_VICTIM && mark_victim_why)
+			snprintf(why, sizeof(why), "%s", mark_victim_why);
+		else if ((skel = try_hook(&o, hook, why, sizeof(why))))
+			break;
+		tried_len += (size_t)snprintf(tried + tried_len, sizeof(tried) - tried_len, "%s%s: %s",
+					      tried_len ? "; " : "", hook_names[hook], why);
+		if (tried_len >= sizeof(tried))
+			tried_len = sizeof(tried) - 1;
+	}
+	if (!skel) {
+		say("no hook could attach (tried %s)", tried[0] ? tried : "none");
+		return EXIT_NO_HOOK;
+	}
+	if (o.check_only) {
+		say("check: %s loads with every CO-RE relocation resolved against %s", hook_names[hook], btf);
+		exit_code = 0;
+		goto cleanup;
+	}
+	say("attached %s%s%s", hook_names[hook], tried[0] ? " (before it: " : "", tried[0] ? tried : "");
+	if (tried[0])
+		fputs(")\n" + 1, stderr), fputc(')', stderr), fputc('\n', stderr);
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_kill, NULL, NULL);
+	if (!rb) {
+		say("ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	uname(&uts);
+	hello.realtime_ns = clock_ns(CLOCK_REALTIME);
+	hello.boottime_ns = clock_ns(CLOCK_BOOTTIME);
+	hello.hook = (__u32)hook;
+	hello.page_size = (__u32)sysconf(_SC_PAGESIZE);
+	snprintf(hello.kernel_release, sizeof(hello.kernel_release), "%s", uts.release);
+	if (write_frame(OOMKILL_FRAME_HELLO, &hello, sizeof(hello)))
+		goto cleanup;
+
+	next_stats = clock_ns(CLOCK_MONOTONIC) + (__u64)o.stats_interval_ms * 1000000;
+	while (!stopping && !reader_gone) {
+		int err = ring_buffer__poll(rb, 100);
+
+		if (err < 0 && err != -EINTR) {
+			if (!reader_gone)
+				say("ring buffer poll: %s", strerror(-err));
+			break;
+		}
+		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
+			if (write_stats(skel))
+				break;
+			next_stats += (__u64)o.stats_interval_ms * 1000000;
+		}
+	}
+	/* Drain what the kernel already holds, then say how many kills were seen and dropped in all. */
+	if (!reader_gone) {
+		ring_buffer__consume(rb);
+		write_stats(skel);
+	}
+	exit_code = 0;
+cleanup:
+	ring_buffer__free(rb);
+	oomkill_bpf__destroy(skel);
+	return exit_code;
+}

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0)
+/*
+ * Catches every OOM kill and reads, in the kernel and at the kill, what user space can no longer read
+ * afterwards because the victim is gone: its memory cgroup's path, memory figures and identity.
+ *
+ * Four entry points, one of which the loader attaches (the first that loads and attaches, in this order):
+ *   fentry/oom_kill_process, kprobe/oom_kill_process
+ *       see struct oom_control: the exact constraint, the OOM domain's memcg, totalpages, chosen_points.
+ *       One OOM invocation is one call, so its oom_id is exact. They see only the chosen victim, not the
+ *       other members of a memory.oom.group kill.
+ *   tp_btf/mark_victim, raw_tp/mark_victim (kernel >= 6.8, where the tracepoint passes the task)
+ *       run once per victim, group members included. They cannot see oom_control, so the constraint and
+ *       the domain are inferred from the memcg counters (the nearest ancestor at its limit), and the victims
+ *       of one invocation are grouped by trigger task and time: the OOM killer holds oom_lock for the
+ *       whole group kill, so its victims are marked back to back by the same `current`.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "oomkill.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load (read-only data). */
+const volatile __u64 group_window_ns = 1000000; /* victims marked this close by one trigger: one OOM */
+const volatile __u64 domain_margin_pages = 1024; /* usage this close to max counts as "at its limit" */
+
+/* Read by the loader; updated atomically because kills on different memcgs may run concurrently. */
+__u64 kills_seen = 0;
+__u64 ringbuf_drops = 0;
+__u64 oom_invocations = 0;
+/* Grouping state for the mark_victim hooks. Racy only between distinct OOMs, which never group anyway. */
+__u32 last_trigger_tid = 0;
+__u64 last_mark_ns = 0;
+__u64 last_oom_id = 0;
+/* Never written: the source of zeroes for each new record. */
+const struct oomkill_kill zeroed_kill = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* resized by the loader */
+} events SEC(".maps");
+
+/* The path is assembled root-first, then its leaf side is copied into the event, so a path too long
+ * loses root-side bytes (kubepods...) and keeps the container id. Sized so that every offset the
+ * verifier can see stays inside: DEPTH * (NAME_MAX + 1) < SCRATCH_MASK + 1, plus one name of slack. */
+#define NAME_SLOT 256
+#define SCRATCH_MASK 8191
+struct path_scratch {
+	char buf[SCRATCH_MASK + 1 + NAME_SLOT];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} scratch SEC(".maps");
+
+/* kernfs_node.parent became __parent in 6.15. */
+struct kernfs_node___pre615 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+struct kernfs_node___615 {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+/* Before 6.2 the RSS counters were atomics in struct mm_rss_stat, not per-CPU counters. */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} __attribute__((preserve_access_index));
+
+/* The kernel's MM_* counter indexes: an anonymous enum, so not relocatable, but unchanged since 2.6.34. */
+#define MM_FILEPAGES_IDX 0
+#define MM_ANONPAGES_IDX 1
+#define MM_SWAPENTS_IDX 2
+#define MM_SHMEMPAGES_IDX 3
+
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___615 *)0)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___615 *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
+}
+
+static __always_inline struct mem_cgroup *task_memcg(struct task_struct *task)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css = BPF_CORE_READ(task, cgroups, subsys[id]);
+
+	/* css is the first member of struct mem_cgroup. */
+	return (struct mem_cgroup *)css;
+}
+
+static __always_inline __u64 memcg_cgroup_id(struct mem_cgroup *memcg)
+{
+	if (!memcg)
+		return 0;
+	return BPF_CORE_READ(memcg, css.cgroup, kn, id);
+}
+
+static __always_inline __s64 rss_counter(struct mm_struct *mm, int idx)
+{
+	if (bpf_core_field_exists(((struct mm_struct___pre62 *)0)->rss_stat)) {
+		struct mm_struct___pre62 *old = (void *)mm;
+		return BPF_CORE_READ(old, rss_stat.count[idx].counter);
+	}
+	/* The kernel's own mark_victim figures read the per-CPU counters' count without summing. */
+	return BPF_CORE_READ(mm, rss_stat[idx].count);
+}
+
+static __always_inline __u64 nonnegative(__s64 v)
+{
+	return v < 0 ? 0 : (__u64)v;
+}
+
+static __always_inline void read_memory(struct oomkill_kill *e, struct task_struct *victim)
+{
+	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+
+	if (!mm) {
+		e->flags |= OOMKILL_F_NO_MM;
+		return;
+	}
+	e->total_vm_pages = BPF_CORE_READ(mm, total_vm);
+	e->file_rss_pages = nonnegative(rss_counter(mm, MM_FILEPAGES_IDX));
+	e->anon_rss_pages = nonnegative(rss_counter(mm, MM_ANONPAGES_IDX));
+	e->swap_entries = nonnegative(rss_counter(mm, MM_SWAPENTS_IDX));
+	e->shmem_rss_pages = nonnegative(rss_counter(mm, MM_SHMEMPAGES_IDX));
+	if (bpf_core_field_exists(mm->pgtables_bytes))
+		e->pgtables_bytes = nonnegative(BPF_CORE_READ(mm, pgtables_bytes.counter));
+}
+
+/* PID 1 of its PID namespace is the container's main process: only its death is `OOMKilled`. */
+static __always_inline void read_namespace_pid(struct oomkill_kill *e, struct task_struct *victim)
+{
+	struct pid *pid = BPF_CORE_READ(victim, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid upid = {};
+
+	if (level > 32)
+		return;
+	bpf_core_read(&upid, sizeof(upid), &pid->numbers[level]);
+	e->victim_ns_tgid = upid.nr;
+	if (upid.nr == 1)
+		e->flags |= OOMKILL_F_NS_INIT;
+}
+
+static __always_inline void read_cgroup_path(struct oomkill_kill *e, struct kernfs_node *leaf)
+{
+	struct kernfs_node *chain[OOMKILL_CGROUP_DEPTH_MAX];
+	struct path_scratch *s;
+	__u32 zero = 0, depth = 0, off = 0, start = 0;
+	struct kernfs_node *kn = leaf;
+	int i;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s || !kn)
+		return;
+
+	/* Leaf first; the hierarchy's root (the node without a parent) names nothing and is left out. */
+	for (i = 0; i < OOMKILL_CGROUP_DEPTH_MAX; i++) {
+		struct kernfs_node *parent = kernfs_parent(kn);
+
+		if (!parent)
+			break;
+		chain[depth++] = kn;
+		kn = parent;
+	}
+	if (i == OOMKILL_CGROUP_DEPTH_MAX && kernfs_parent(kn))
+		e->flags |= OOMKILL_F_PATH_TRUNCATED;
+
+	if (depth == 0) {
+		e->cgroup_path[0] = '/';
+		e->cgroup_path_len = 1;
+		return;
+	}
+
+	for (i = OOMKILL_CGROUP_DEPTH_MAX - 1; i >= 0; i--) {
+		const char *name;
+		long n;
+
+		if ((__u32)i >= depth)
+			continue;
+		name = BPF_CORE_READ(chain[i], name);
+		off &= SCRATCH_MASK;
+		s->buf[off] = '/';
+		off = (off + 1) & SCRATCH_MASK;
+		n = bpf_probe_read_kernel_str(&s->buf[off], NAME_SLOT, name);
+		if (n > 1)
+			off += n - 1; /* n counts the NUL */
+	}
+
+	if (off > OOMKILL_CGROUP_PATH_MAX) {
+		start = off - OOMKILL_CGROUP_PATH_MAX;
+		off = OOMKILL_CGROUP_PATH_MAX;
+		e->flags |= OOMKILL_F_PATH_TRUNCATED;
+	}
+	if (start > SCRATCH_MASK + 1 + NAME_SLOT - OOMKILL_CGROUP_PATH_MAX || off == 0)
+		return;
+	/* Only the bytes in use: the scratch buffer still holds older, longer paths. */
+	bpf_probe_read_kernel(e->cgroup_path, off, &s->buf[start]);
+	e->cgroup_path_len = off;
+}
+
+static __always_inline void read_domain(struct oomkill_kill *e, struct mem_cgroup *memcg)
+{
+	e->domain_cgroup_id = memcg_cgroup_id(memcg);
+	e->domain_limit_pages = BPF_CORE_READ(memcg, memory.max);
+	e->domain_usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
+	e->flags |= OOMKILL_F_DOMAIN_KNOWN;
+}
+
+/* Without oom_control: the nearest ancestor (or the memcg itself) at its limit was the OOM domain; if
+ * none is, the node itself ran out of memory. */
+static __always_inline void infer_domain(struct oomkill_kill *e, struct mem_cgroup *memcg)
+{
+	int i;
+
+	e->flags |= OOMKILL_F_CONSTRAINT_INFERRED;
+	e->constraint = OOMKILL_CONSTRAINT_NONE;
+	for (i = 0; i < OOMKILL_CGROUP_DEPTH_MAX && memcg; i++) {
+		__u64 max = BPF_CORE_READ(memcg, memory.max);
+		__u64 usage = BPF_CORE_READ(memcg, memory.usage.counter);
+		struct cgroup_subsys_state *parent = BPF_CORE_READ(memcg, css.parent);
+
+		/* The root memcg has no parent and no limit of its own. */
+		if (!parent)
+			break;
+		if (usage + domain_margin_pages >= max) {
+			e->constraint = OOMKILL_CONSTRAINT_MEMCG;
+			read_domain(e, memcg);
+			return;
+		}
+		memcg = (struct mem_cgroup *)parent;
+	}
+}
+
+static __always_inline __u64 group_oom_id(struct oomkill_kill *e)
+{
+	__u64 id = last_oom_id;
+
+	e->flags |= OOMKILL_F_OOM_ID_INFERRED;
+	if (!(e->trigger_tid == last_trigger_tid && e->boottime_ns - last_mark_ns < group_window_ns && id))
+		id = __sync_fetch_and_add(&oom_invocations, 1) + 1;
+	last_trigger_tid = e->trigger_tid;
+	last_mark_ns = e->boottime_ns;
+	last_oom_id = id;
+	return id;
+}
+
+static __always_inline int record_kill(struct task_struct *victim, struct oom_control *oc, __u8 hook)
+{
+	struct task_struct *current_task = (struct task_struct *)bpf_get_current_task();
+	struct mem_cgroup *memcg;
+	struct oomkill_kill *e;
+	__u64 pid_tgid;
+	struct cgroup *cgrp;
+
+	__sync_fetch_and_add(&kills_seen, 1);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&ringbuf_drops, 1);
+		return 0;
+	}
+	/* Reserved memory is not zeroed, and its bytes reach user space: clear it. (The struct is too large
+	 * for an inline memset, so it is copied from a zeroed global.) */
+	bpf_probe_read_kernel(e, sizeof(*e), &zeroed_kill);
+
+	e->boottime_ns = bpf_ktime_get_boot_ns();
+	e->hook = hook;
+	e->victim_tgid = BPF_CORE_READ(victim, tgid);
+	e->victim_tid = BPF_CORE_READ(victim, pid);
+	e->victim_uid = BPF_CORE_READ(victim, cred, uid.val);
+	e->oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
+	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
+
+	pid_tgid = bpf_get_current_pid_tgid();
+	e->trigger_tgid = pid_tgid >> 32;
+	e->trigger_tid = (__u32)pid_tgid;
+	bpf_get_current_comm(&e->trigger_comm, sizeof(e->trigger_comm));
+	e->trigger_cgroup_id = memcg_cgroup_id(task_memcg(current_task));
+
+	read_memory(e, victim);
+	read_namespace_pid(e, victim);
+
+	memcg = task_memcg(victim);
+	cgrp = BPF_CORE_READ((struct cgroup_subsys_state *)memcg, cgroup);
+	e->victim_cgroup_id = memcg_cgroup_id(memcg);
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) == 0)
+		e->flags |= OOMKILL_F_CGROUP_V2;
+	e->victim_memcg_limit_pages = BPF_CORE_READ(memcg, memory.max);
+	e->victim_memcg_usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
+	read_cgroup_path(e, BPF_CORE_READ(cgrp, kn));
+
+	if (oc) {
+		struct mem_cgroup *domain = BPF_CORE_READ(oc, memcg);
+
+		e->oom_id = __sync_fetch_and_add(&oom_invocations, 1) + 1;
+		e->constraint = BPF_CORE_READ(oc, constraint) + 1;
+		e->totalpages = BPF_CORE_READ(oc, totalpages);
+		e->chosen_points = BPF_CORE_READ(oc, chosen_points);
+		if (domain)
+			read_domain(e, domain);
+	} else {
+		e->oom_id = group_oom_id(e);
+		infer_domain(e, memcg);
+	}
+
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("fentry/oom_kill_process")
+int BPF_PROG(fentry_oom_kill_process, struct oom_control *oc, const char *message)
+{
+	return record_kill(BPF_CORE_READ(oc, chosen), oc, OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS);
+}
+
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(kprobe_oom_kill_process, struct oom_control *oc)
+{
+	return record_kill(BPF_CORE_READ(oc, chosen), oc, OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS);
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(tp_btf_mark_victim, struct task_struct *task, uid_t uid)
+{
+	return record_kill(task, 0, OOMKILL_HOOK_TP_BTF_MARK_VICTIM);
+}
+
+SEC("raw_tp/mark_victim")
+int BPF_PROG(raw_tp_mark_victim, struct task_struct *task, uid_t uid)
+{
+	return record_kill(task, 0, OOMKILL_HOOK_RAW_TP_MARK_VICTIM);
+}

@@ -1,0 +1,100 @@
+// Every attribute, metric and event name this project exports, defined once.
+// Semantic-convention names where the conventions have one; our own under the `oomkill.` prefix.
+// deploy/ (alert rules, dashboard) and otel-config/ name the same things: keep them in step.
+
+/** Our own namespace for what the semantic conventions do not define. */
+export const PREFIX = 'oomkill';
+
+export const EVENT_NAME = `${PREFIX}.kill`;
+export const INSTRUMENTATION_SCOPE = 'oomkill-receiver';
+
+export const Metric = {
+  /** Monotonic count of OOM-killed processes; Prometheus: oomkill_kills_total. */
+  kills: `${PREFIX}.kills`,
+  /** Kills the kernel counted but this receiver never saw (ring buffer full, receiver down). */
+  missedKills: `${PREFIX}.missed_kills`,
+  /** The receiver's own health: events by stage and outcome. */
+  receiverEvents: `${PREFIX}.receiver.events`,
+  /** Restarts of a source (the loader), by source. */
+  sourceRestarts: `${PREFIX}.receiver.source_restarts`,
+} as const;
+
+/** Semantic-convention resource and record attributes. */
+export const Sem = {
+  serviceName: 'service.name',
+  serviceVersion: 'service.version',
+  serviceInstanceId: 'service.instance.id',
+  hostName: 'host.name',
+  eventName: 'event.name',
+  k8sNodeName: 'k8s.node.name',
+  k8sNamespaceName: 'k8s.namespace.name',
+  k8sPodName: 'k8s.pod.name',
+  k8sPodUid: 'k8s.pod.uid',
+  k8sContainerName: 'k8s.container.name',
+  k8sContainerRestartCount: 'k8s.container.restart_count',
+  k8sDeploymentName: 'k8s.deployment.name',
+  k8sReplicaSetName: 'k8s.replicaset.name',
+  k8sStatefulSetName: 'k8s.statefulset.name',
+  k8sDaemonSetName: 'k8s.daemonset.name',
+  k8sJobName: 'k8s.job.name',
+  k8sCronJobName: 'k8s.cronjob.name',
+  containerId: 'container.id',
+  containerRuntime: 'container.runtime',
+  containerImageName: 'container.image.name',
+  containerImageTags: 'container.image.tags',
+  processPid: 'process.pid',
+  processExecutableName: 'process.executable.name',
+  processOwner: 'process.owner',
+  threadId: 'thread.id',
+} as const;
+
+export const podLabelAttribute = (key: string): string => `k8s.pod.label.${key}`;
+export const podAnnotationAttribute = (key: string): string => `k8s.pod.annotation.${key}`;
+
+/** Our own attributes. */
+export const Attr = {
+  eventId: `${PREFIX}.event.id`,
+  oomId: `${PREFIX}.oom.id`,
+  source: `${PREFIX}.source`,
+  hook: `${PREFIX}.hook`,
+  /** memcg | global | cpuset | mempolicy | unknown */
+  constraint: `${PREFIX}.constraint`,
+  constraintInferred: `${PREFIX}.constraint.inferred`,
+  /** The victim was PID 1 of its PID namespace: only then does Kubernetes report OOMKilled. */
+  mainProcess: `${PREFIX}.victim.main_process`,
+  namespacePid: `${PREFIX}.victim.namespace_pid`,
+  commRawHex: `${PREFIX}.victim.comm_raw_hex`,
+  oomScoreAdj: `${PREFIX}.victim.oom_score_adj`,
+  uid: `${PREFIX}.victim.uid`,
+  totalVmBytes: `${PREFIX}.victim.total_vm_bytes`,
+  anonRssBytes: `${PREFIX}.victim.anon_rss_bytes`,
+  fileRssBytes: `${PREFIX}.victim.file_rss_bytes`,
+  shmemRssBytes: `${PREFIX}.victim.shmem_rss_bytes`,
+  swapBytes: `${PREFIX}.victim.swap_bytes`,
+  pageTablesBytes: `${PREFIX}.victim.page_tables_bytes`,
+  cgroupPath: `${PREFIX}.cgroup.path`,
+  cgroupPathTruncated: `${PREFIX}.cgroup.path_truncated`,
+  cgroupId: `${PREFIX}.cgroup.id`,
+  cgroupV2: `${PREFIX}.cgroup.v2`,
+  qosClass: `${PREFIX}.pod.qos_class`,
+  domainCgroupId: `${PREFIX}.domain.cgroup_id`,
+  domainCgroupPath: `${PREFIX}.domain.cgroup_path`,
+  domainLimitBytes: `${PREFIX}.domain.limit_bytes`,
+  domainUsageBytes: `${PREFIX}.domain.usage_bytes`,
+  memcgLimitBytes: `${PREFIX}.memcg.limit_bytes`,
+  memcgUsageBytes: `${PREFIX}.memcg.usage_bytes`,
+  triggerPid: `${PREFIX}.trigger.pid`,
+  triggerTid: `${PREFIX}.trigger.tid`,
+  triggerComm: `${PREFIX}.trigger.comm`,
+  triggerCgroupId: `${PREFIX}.trigger.cgroup_id`,
+  totalPages: `${PREFIX}.oom_control.total_pages`,
+  chosenPoints: `${PREFIX}.oom_control.chosen_points`,
+  /** The Kubernetes names could not all be resolved: the record carries what the cgroup path gave. */
+  enrichmentPartial: `${PREFIX}.enrichment.partial`,
+  /** The workload kind and name, whatever the kind: one pair to group alerts by. */
+  workloadKind: `${PREFIX}.workload.kind`,
+  workloadName: `${PREFIX}.workload.name`,
+  /** Receiver self-telemetry dimensions. */
+  stage: `${PREFIX}.stage`,
+  outcome: `${PREFIX}.outcome`,
+} as const;

@@ -1,0 +1,34 @@
+// A source watches the kernel for OOM kills and calls back with events. Sources know nothing of
+// enrichment or export; only main.ts wires them to the rest.
+import type { OomKill, SourceName } from '../event.ts';
+
+/** Kills that certainly happened but that the source could not deliver one by one. */
+export interface LostKills {
+  source: SourceName;
+  /** How many were lost since the previous report (not a running total). */
+  count: number;
+  /** Why: `ringbuf-full`, `kmsg-overrun`, `malformed-frame`, ... */
+  reason: string;
+}
+
+export interface SourceHandlers {
+  onKill(kill: OomKill): void;
+  onLost(lost: LostKills): void;
+  /** A runtime problem the source survived (a malformed record, a restart); never thrown at the source. */
+  onProblem(problem: Error): void;
+}
+
+/** What a started source says about itself, for the one line logged at startup. */
+export interface SourceInfo {
+  name: SourceName;
+  /** e.g. `tp_btf/mark_victim on 6.18.44`, `/dev/kmsg from the end of the buffer` */
+  detail: string;
+}
+
+export interface Source {
+  readonly name: SourceName;
+  /** Resolves once the source is watching; rejects with a clear reason when it cannot run here. */
+  start(handlers: SourceHandlers): Promise<SourceInfo>;
+  /** Stops watching; resolves when nothing more will be delivered. */
+  stop(): Promise<void>;
+}
