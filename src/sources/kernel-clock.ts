@@ -1,0 +1,22 @@
+// Kernel time to wall-clock time, and the boot id that makes event ids unique across reboots.
+import { readFileSync } from 'node:fs';
+
+let cachedBootId: string | undefined;
+
+/** The kernel's random id of this boot: part of every event id, so ids never repeat across reboots. */
+export function bootId(): string {
+  cachedBootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return cachedBootId;
+}
+
+/**
+ * Converts a CLOCK_MONOTONIC reading (what /dev/kmsg timestamps approximate) to Unix nanoseconds.
+ * Node's hrtime is CLOCK_MONOTONIC too, so the offset is taken now, at conversion time.
+ */
+export function monotonicNsToUnixNano(monotonicNs: bigint): bigint {
+  const nowMonotonic = process.hrtime.bigint();
+  const nowUnix = BigInt(Date.now()) * 1_000_000n;
+  return nowUnix - (nowMonotonic - monotonicNs);
+}
+
+export const nowUnixNano = (): bigint => BigInt(Date.now()) * 1_000_000n;
