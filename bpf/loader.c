@@ -62,6 +62,7 @@ static volatile sig_atomic_t stopping;
 static bool reader_gone;
 /* The last libbpf error line of the current attempt: the reason a hook failed. */
 static char last_libbpf_error[512];
+
 static bool verbose;
 
 static void say(const char *fmt, ...)
@@ -75,22 +76,51 @@ static void say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Why the current attempt failed, in one line: the verifier's last word when it rejected the program,
+ * else libbpf's own message. Hooks that fail are expected on most kernels, so libbpf's warnings are
+ * shown only with --verbose; the reason goes into the one line that lists every hook tried. */
+static void note_failure(const char *msg)
+{
+	const char *log = strstr(msg, "-- BEGIN PROG LOAD LOG --");
+	const char *end, *line = NULL, *p;
+
+	/* An unresolved CO-RE relocation is the root cause of the verifier error that follows it. */
+	if (strstr(msg, "failed to resolve CO-RE relocation")) {
+		snprintf(last_libbpf_error, sizeof(last_libbpf_error), "%s", msg);
+		return;
+	}
+	if (!log || strstr(last_libbpf_error, "CO-RE"))
+		return;
+	end = strstr(log, "-- END PROG LOAD LOG --");
+	if (!end)
+		end = log + strlen(log);
+	/* The verifier's reason is the last line before its "processed N insns" summary. */
+	for (p = log; p < end; p++)
+		if (*p == '\n' && p + 1 < end && p[1] != '\n' && p[1] != '-' && strncmp(p + 1, "processed ", 10))
+			line = p + 1;
+	if (line)
+		snprintf(last_libbpf_error, sizeof(last_libbpf_error), "verifier: %.*s", (int)strcspn(line, "\n"),
+			 line);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[sizeof(last_libbpf_error)];
+	static char msg[1 << 22]; /* verifier logs run to megabytes */
 	size_t n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
-		line[--n] = '\0';
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	if (!n)
+		return 0;
+	if (verbose)
+		fprintf(stderr, "libbpf: %s\n", msg);
 	/* CO-RE failures name the field a kernel lacks: always worth showing. */
-	if (strstr(line, "failed to resolve CO-RE relocation"))
-		say("libbpf: %s", line);
-	else if (verbose || (level == LIBBPF_WARN && n))
-		fprintf(stderr, "libbpf: %s\n", line);
-	if (level == LIBBPF_WARN && n)
-		memcpy(last_libbpf_error, line, n + 1);
+	else if (strstr(msg, "failed to resolve CO-RE relocation"))
+		say("libbpf: %s", msg);
+	if (level == LIBBPF_WARN)
+		note_failure(msg);
 	return 0;
 }
 
@@ -442,9 +472,10 @@ int main(int argc, char **argv)
 		exit_code = 0;
 		goto cleanup;
 	}
-	say("attached %s%s%s", hook_names[hook], tried[0] ? " (before it: " : "", tried[0] ? tried : "");
 	if (tried[0])
-		fputs(")\n" + 1, stderr), fputc(')', stderr), fputc('\n', stderr);
+		say("attached %s (before it: %s)", hook_names[hook], tried);
+	else
+		say("attached %s", hook_names[hook]);
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_kill, NULL, NULL);
 	if (!rb) {

@@ -153,7 +153,10 @@ static __always_inline void read_cgroup_path(struct oomkill_kill *e, struct kern
 {
 	struct kernfs_node *chain[OOMKILL_CGROUP_DEPTH_MAX];
 	struct path_scratch *s;
-	__u32 zero = 0, depth = 0, off = 0, start = 0;
+	/* 64-bit offsets: 32-bit ones are compared on zero-extended copies whose bounds the verifier
+	 * does not carry back to the original. */
+	__u64 off = 0, start = 0;
+	__u32 zero = 0, depth = 0;
 	struct kernfs_node *kn = leaf;
 	int i;
 
@@ -199,7 +202,9 @@ static __always_inline void read_cgroup_path(struct oomkill_kill *e, struct kern
 		off = OOMKILL_CGROUP_PATH_MAX;
 		e->flags |= OOMKILL_F_PATH_TRUNCATED;
 	}
-	if (start > SCRATCH_MASK + 1 + NAME_SLOT - OOMKILL_CGROUP_PATH_MAX || off == 0)
+	/* clang moves the clamp above away from the copy; the barrier makes the verifier see the bound. */
+	barrier_var(off);
+	if (start > SCRATCH_MASK + 1 + NAME_SLOT - OOMKILL_CGROUP_PATH_MAX || off == 0 || off > OOMKILL_CGROUP_PATH_MAX)
 		return;
 	/* Only the bytes in use: the scratch buffer still holds older, longer paths. */
 	bpf_probe_read_kernel(e->cgroup_path, off, &s->buf[start]);
