@@ -29,7 +29,6 @@ const volatile __u64 domain_margin_pages = 1024; /* usage this close to max coun
 /* Read by the loader; updated atomically because kills on different memcgs may run concurrently. */
 __u64 kills_seen = 0;
 __u64 ringbuf_drops = 0;
-__u64 oom_invocations = 0;
 /* Grouping state for the mark_victim hooks. Racy only between distinct OOMs, which never group anyway. */
 __u32 last_trigger_tid = 0;
 __u64 last_mark_ns = 0;
@@ -249,8 +248,10 @@ static __always_inline __u64 group_oom_id(struct oomkill_kill *e)
 	__u64 id = last_oom_id;
 
 	e->flags |= OOMKILL_F_OOM_ID_INFERRED;
+	/* An OOM id is the boot time of its first victim: unique in this boot, and it survives loader
+	 * restarts, which a counter in .bss would not. */
 	if (!(e->trigger_tid == last_trigger_tid && e->boottime_ns - last_mark_ns < group_window_ns && id))
-		id = __sync_fetch_and_add(&oom_invocations, 1) + 1;
+		id = e->boottime_ns;
 	last_trigger_tid = e->trigger_tid;
 	last_mark_ns = e->boottime_ns;
 	last_oom_id = id;
@@ -304,7 +305,7 @@ static __always_inline int record_kill(struct task_struct *victim, struct oom_co
 	if (oc) {
 		struct mem_cgroup *domain = BPF_CORE_READ(oc, memcg);
 
-		e->oom_id = __sync_fetch_and_add(&oom_invocations, 1) + 1;
+		e->oom_id = e->boottime_ns;
 		e->constraint = BPF_CORE_READ(oc, constraint) + 1;
 		e->totalpages = BPF_CORE_READ(oc, totalpages);
 		e->chosen_points = BPF_CORE_READ(oc, chosen_points);

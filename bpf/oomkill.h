@@ -81,7 +81,7 @@ struct oomkill_stats {
 
 struct oomkill_kill {
 	__u64 boottime_ns;	    /* bpf_ktime_get_boot_ns() at the kill */
-	__u64 oom_id;		    /* shared by every victim of one OOM invocation (a group kill) */
+	__u64 oom_id;		    /* shared by every victim of one OOM invocation (a group kill): the boot time of its first */
 	__u64 victim_cgroup_id;	    /* kernfs id of the victim's memory cgroup (the inode number on v2) */
 	__u64 trigger_cgroup_id;    /* memory cgroup of the task whose allocation invoked the OOM killer */
 	__u64 domain_cgroup_id;	    /* the memcg whose limit was hit (OOMKILL_F_DOMAIN_KNOWN) */

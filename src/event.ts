@@ -1,38 +1,17 @@
-// The OOM kill event every source produces, and the decoder of the loader's binary frames.
-// The frame layout mirrors bpf/oomkill.h field for field: change both together and bump LAYOUT_VERSION.
+// The OOM kill event every source produces: one type and one export path for the bpf, kmsg and
+// cgroup sources. The bpf source's binary frames are decoded in src/sources/bpf-frames.ts.
 
-export const FRAME_MAGIC = 0x4b4d4f4f; // "OOMK"
-export const LAYOUT_VERSION = 1;
-export const FRAME_HEADER_SIZE = 16;
-export const COMM_LEN = 16;
-export const CGROUP_PATH_MAX = 1024;
-export const KERNEL_RELEASE_LEN = 72;
-export const HELLO_SIZE = 16 + 8 + KERNEL_RELEASE_LEN;
-export const STATS_SIZE = 32;
-export const KILL_SIZE = 17 * 8 + 7 * 4 + 2 * 2 + 2 + 6 + 2 * COMM_LEN + CGROUP_PATH_MAX;
-/** No frame is ever larger than this; a header that claims more is corrupt, not a reason to allocate. */
-export const MAX_PAYLOAD = 64 * 1024;
-
-export const FrameType = { hello: 1, kill: 2, stats: 3 } as const;
-
+/** Indexed by bpf/oomkill.h enum oomkill_hook. */
 export const HOOKS = ['none', 'fentry/oom_kill_process', 'kprobe/oom_kill_process', 'tp_btf/mark_victim', 'raw_tp/mark_victim'] as const;
 export type Hook = (typeof HOOKS)[number];
 
+/** Indexed by bpf/oomkill.h enum oomkill_constraint (the kernel's enum oom_constraint plus one). */
 export const CONSTRAINTS = ['unknown', 'global', 'cpuset', 'mempolicy', 'memcg'] as const;
 /** `global` is the kernel's CONSTRAINT_NONE: the whole node ran out of memory. */
 export type Constraint = (typeof CONSTRAINTS)[number];
 
-export const Flag = {
-  pathTruncated: 1 << 0,
-  namespaceInit: 1 << 1,
-  constraintInferred: 1 << 2,
-  oomIdInferred: 1 << 3,
-  cgroupV2: 1 << 4,
-  domainKnown: 1 << 5,
-  noMm: 1 << 6,
-} as const;
-
 export type SourceName = 'bpf' | 'kmsg' | 'cgroup';
+export const SOURCE_NAMES: readonly SourceName[] = ['bpf', 'kmsg', 'cgroup'];
 
 /** A process name as the kernel holds it: bytes, not necessarily UTF-8. */
 export interface ProcessName {
@@ -98,4 +77,18 @@ export interface OomKill {
   trigger?: { pid?: number; tid?: number; comm?: ProcessName; cgroupId?: bigint };
   /** oom_control figures, only where the hook sees them. */
   oomControl?: { totalPages: number; chosenPoints: number };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lossyUtf8 = new TextDecoder('utf-8');
+
+/** A process name from the kernel's bytes (up to the first NUL): invalid UTF-8 is kept, as hex. */
+export function processNameFromBytes(bytes: Uint8Array): ProcessName {
+  const nul = bytes.indexOf(0);
+  const name = nul === -1 ? bytes : bytes.subarray(0, nul);
+  try {
+    return { text: strictUtf8.decode(name) };
+  } catch {
+    return { text: lossyUtf8.decode(name), rawHex: Buffer.from(name).toString('hex') };
+  }
 }
