@@ -44,7 +44,7 @@ export const Sem = {
   containerImageTags: 'container.image.tags',
   processPid: 'process.pid',
   processExecutableName: 'process.executable.name',
-  processOwner: 'process.owner',
+  processUserId: 'process.user.id',
   threadId: 'thread.id',
 } as const;
 
@@ -65,7 +65,6 @@ export const Attr = {
   namespacePid: `${PREFIX}.victim.namespace_pid`,
   commRawHex: `${PREFIX}.victim.comm_raw_hex`,
   oomScoreAdj: `${PREFIX}.victim.oom_score_adj`,
-  uid: `${PREFIX}.victim.uid`,
   totalVmBytes: `${PREFIX}.victim.total_vm_bytes`,
   anonRssBytes: `${PREFIX}.victim.anon_rss_bytes`,
   fileRssBytes: `${PREFIX}.victim.file_rss_bytes`,
@@ -94,6 +93,8 @@ export const Attr = {
   /** The workload kind and name, whatever the kind: one pair to group alerts by. */
   workloadKind: `${PREFIX}.workload.kind`,
   workloadName: `${PREFIX}.workload.name`,
+  /** Why kills were missed: ringbuf-full, malformed-frame, kmsg-overrun-records, reconciliation, ... */
+  missedReason: `${PREFIX}.missed.reason`,
   /** Receiver self-telemetry dimensions. */
   stage: `${PREFIX}.stage`,
   outcome: `${PREFIX}.outcome`,

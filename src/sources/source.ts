@@ -16,6 +16,8 @@ export interface SourceHandlers {
   onLost(lost: LostKills): void;
   /** A runtime problem the source survived (a malformed record, a restart); never thrown at the source. */
   onProblem(problem: Error): void;
+  /** The source stopped on its own (the loader died): a supervisor may restart it. */
+  onStopped?(reason: Error): void;
 }
 
 /** What a started source says about itself, for the one line logged at startup. */

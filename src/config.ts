@@ -1,0 +1,246 @@
+// The receiver's configuration: every setting defined once (flag, environment variable, default, help),
+// parsed and validated once at startup into a frozen object. Nothing else reads process.env, except the
+// OpenTelemetry SDK, which owns the OTEL_* variables (endpoint, headers, TLS, resource): they are not
+// parsed again here, only looked at to choose between OTLP and the console default.
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const COMMANDS = ['run', 'demo', 'help', 'version'] as const;
+export type Command = (typeof COMMANDS)[number];
+export const SOURCE_CHOICES = ['auto', 'bpf', 'kmsg', 'cgroup'] as const;
+export type SourceChoice = (typeof SOURCE_CHOICES)[number];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const SWITCH = ['auto', 'on', 'off'] as const;
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Config {
+  command: Command;
+  source: SourceChoice;
+  bpf: { loaderPath: string; hooks: string; btfPath?: string; ringbufKib: number; statsIntervalMs: number };
+  kmsg: { path: string; replay: boolean };
+  cgroup: { root?: string; pollIntervalMs: number };
+  nodeName: string;
+  kubernetes: {
+    enabled: boolean;
+    kubeconfig?: string;
+    podWaitMs: number;
+    tombstoneTtlMs: number;
+    podLabels: string[];
+    podAnnotations: string[];
+  };
+  export: { mode: 'otlp' | 'console'; logDelayMs: number; metricIntervalMs: number };
+  /** host:port of the /healthz and /readyz endpoint; undefined: not served. */
+  health?: { host: string; port: number };
+  logLevel: (typeof LOG_LEVELS)[number];
+  demo: { limitMiB: number; keep: boolean };
+}
+
+type Kind = 'string' | 'boolean';
+interface Setting {
+  flag: string;
+  env?: string;
+  kind: Kind;
+  help: string;
+}
+
+/** Every setting, in the order --help lists them. */
+export const SETTINGS = {
+  source: { flag: 'source', env: 'OOMKILL_SOURCE', kind: 'string', help: 'auto | bpf | kmsg | cgroup (default auto: the best that works here)' },
+  loader: { flag: 'loader', env: 'OOMKILL_LOADER_PATH', kind: 'string', help: 'the BPF loader binary (default bpf/.output/oomkill-loader)' },
+  hook: { flag: 'hook', env: 'OOMKILL_HOOKS', kind: 'string', help: 'BPF hooks to try in order: auto or a list of fentry,kprobe,tp_btf,raw_tp' },
+  btf: { flag: 'btf', env: 'OOMKILL_BTF_PATH', kind: 'string', help: 'kernel BTF (default /sys/kernel/btf/vmlinux)' },
+  ringbufKib: { flag: 'ringbuf-kib', env: 'OOMKILL_RINGBUF_KIB', kind: 'string', help: 'BPF ring buffer size in KiB, a power of two (default 256)' },
+  kmsgPath: { flag: 'kmsg-path', env: 'OOMKILL_KMSG_PATH', kind: 'string', help: 'kernel log device for the kmsg source (default /dev/kmsg)' },
+  kmsgReplay: { flag: 'kmsg-replay', env: 'OOMKILL_KMSG_REPLAY', kind: 'boolean', help: 'kmsg source: also report kills still in the kernel log at start' },
+  cgroupRoot: { flag: 'cgroup-root', env: 'OOMKILL_CGROUP_ROOT', kind: 'string', help: 'cgroup source: the memory controller root (default: detected)' },
+  cgroupPollMs: { flag: 'cgroup-poll-ms', env: 'OOMKILL_CGROUP_POLL_MS', kind: 'string', help: 'cgroup source: poll interval on cgroup v1 (default 1000)' },
+  nodeName: { flag: 'node-name', env: 'NODE_NAME', kind: 'string', help: 'this node (default the host name; set from the downward API)' },
+  kubernetes: { flag: 'kubernetes', env: 'OOMKILL_KUBERNETES', kind: 'string', help: 'auto | on | off: look up pods in the API server (auto: in a cluster or with a kubeconfig)' },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file (default: in-cluster service account)' },
+  podWaitMs: { flag: 'pod-wait-ms', env: 'OOMKILL_POD_WAIT_MS', kind: 'string', help: 'how long a kill waits for a pod the cache does not know yet (default 2000)' },
+  tombstoneTtlMs: { flag: 'tombstone-ttl-ms', env: 'OOMKILL_TOMBSTONE_TTL_MS', kind: 'string', help: 'how long deleted pods stay resolvable (default 300000)' },
+  podLabels: { flag: 'pod-labels', env: 'OOMKILL_POD_LABELS', kind: 'string', help: 'pod labels to export as k8s.pod.label.<key>, comma-separated' },
+  podAnnotations: { flag: 'pod-annotations', env: 'OOMKILL_POD_ANNOTATIONS', kind: 'string', help: 'pod annotations to export as k8s.pod.annotation.<key>, comma-separated' },
+  console: { flag: 'console', kind: 'boolean', help: 'print kills on stdout even when an OTLP endpoint is configured' },
+  exportDelayMs: { flag: 'export-delay-ms', env: 'OOMKILL_EXPORT_DELAY_MS', kind: 'string', help: 'log record batch delay (default 5)' },
+  healthAddr: { flag: 'health-addr', env: 'OOMKILL_HEALTH_ADDR', kind: 'string', help: 'serve /healthz and /readyz here, e.g. :8089 (default: not served)' },
+  logLevel: { flag: 'log-level', env: 'OOMKILL_LOG_LEVEL', kind: 'string', help: 'debug | info | warn | error (default info); diagnostics go to stderr' },
+  demoLimitMib: { flag: 'demo-limit-mib', kind: 'string', help: 'demo: the scratch cgroup\'s memory limit (default 64)' },
+  demoKeep: { flag: 'demo-keep', kind: 'boolean', help: 'demo: keep running after the demo kill, like run' },
+  help: { flag: 'help', kind: 'boolean', help: 'show this help' },
+} as const satisfies Record<string, Setting>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Readonly<Config> {
+  const problems: string[] = [];
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: s.kind }])),
+    });
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  const value = (key: keyof typeof SETTINGS): string | undefined => {
+    const setting: Setting = SETTINGS[key];
+    const fromFlag = parsed.values[setting.flag];
+    if (typeof fromFlag === 'string') return fromFlag;
+    if (fromFlag === true) return 'true';
+    const fromEnv = setting.env !== undefined ? env[setting.env] : undefined;
+    return fromEnv === '' ? undefined : fromEnv;
+  };
+  const where = (key: keyof typeof SETTINGS): string => {
+    const s: Setting = SETTINGS[key];
+    return s.env !== undefined ? `--${s.flag} (${s.env})` : `--${s.flag}`;
+  };
+  const oneOf = <T extends string>(key: keyof typeof SETTINGS, choices: readonly T[], fallback: T): T => {
+    const raw = value(key);
+    if (raw === undefined) return fallback;
+    if ((choices as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${where(key)}: '${raw}' is not one of ${choices.join(', ')}`);
+    return fallback;
+  };
+  const integer = (key: keyof typeof SETTINGS, fallback: number, min: number, max: number): number => {
+    const raw = value(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`${where(key)}: '${raw}' is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+  const flag = (key: keyof typeof SETTINGS): boolean => {
+    const raw = value(key);
+    if (raw === undefined) return false;
+    if (['true', '1', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'no'].includes(raw)) return false;
+    problems.push(`${where(key)}: '${raw}' is not true or false`);
+    return false;
+  };
+  const list = (key: keyof typeof SETTINGS): string[] => (value(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+  const [commandWord, ...extra] = parsed.positionals;
+  let command: Command = parsed.values.help === true ? 'help' : 'run';
+  if (commandWord !== undefined && parsed.values.help !== true) {
+    if ((COMMANDS as readonly string[]).includes(commandWord)) command = commandWord as Command;
+    else problems.push(`unknown command '${commandWord}' (commands: ${COMMANDS.join(', ')})`);
+  }
+  if (extra.length > 0) problems.push(`unexpected argument '${extra[0]}'`);
+
+  const ringbufKib = integer('ringbufKib', 256, 4, 1 << 20);
+  if ((ringbufKib & (ringbufKib - 1)) !== 0) problems.push(`${where('ringbufKib')}: ${ringbufKib} is not a power of two`);
+  const hooks = value('hook') ?? 'auto';
+  if (!/^(auto|((fentry|kprobe|tp_btf|raw_tp)(,(fentry|kprobe|tp_btf|raw_tp))*))$/.test(hooks)) {
+    problems.push(`${where('hook')}: '${hooks}' is not auto or a comma-separated list of fentry, kprobe, tp_btf, raw_tp`);
+  }
+
+  const kubeconfig = value('kubeconfig');
+  const kubernetesSwitch = oneOf('kubernetes', SWITCH, 'auto');
+  const inCluster = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '';
+  const label = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+  const podLabels = list('podLabels');
+  const podAnnotations = list('podAnnotations');
+  for (const key of [...podLabels, ...podAnnotations]) {
+    if (!label.test(key)) problems.push(`'${key}' is not a valid label or annotation key`);
+  }
+
+  let health: Config['health'];
+  const healthAddr = value('healthAddr');
+  if (healthAddr !== undefined) {
+    const match = /^(.*):(\d{1,5})$/.exec(healthAddr);
+    const port = Number(match?.[2]);
+    if (!match || port > 65_535) problems.push(`${where('healthAddr')}: '${healthAddr}' is not host:port or :port`);
+    else health = { host: match[1] === '' ? '0.0.0.0' : (match[1] ?? '0.0.0.0'), port };
+  }
+
+  const otlpConfigured = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'].some((name) => (env[name] ?? '') !== '');
+  const metricIntervalRaw = env.OTEL_METRIC_EXPORT_INTERVAL; // the metrics SDK's reader takes it as an option only
+  let metricIntervalMs = 10_000;
+  if (metricIntervalRaw !== undefined && metricIntervalRaw !== '') {
+    metricIntervalMs = Number(metricIntervalRaw);
+    if (!/^\d+$/.test(metricIntervalRaw) || metricIntervalMs < 100) {
+      problems.push(`OTEL_METRIC_EXPORT_INTERVAL: '${metricIntervalRaw}' is not a number of milliseconds >= 100`);
+      metricIntervalMs = 10_000;
+    }
+  }
+
+  const config: Config = {
+    command,
+    source: oneOf('source', SOURCE_CHOICES, 'auto'),
+    bpf: {
+      loaderPath: value('loader') ?? join(REPO_ROOT, 'bpf', '.output', 'oomkill-loader'),
+      hooks,
+      ...(value('btf') !== undefined && { btfPath: value('btf') }),
+      ringbufKib,
+      statsIntervalMs: 1000,
+    },
+    kmsg: { path: value('kmsgPath') ?? '/dev/kmsg', replay: flag('kmsgReplay') },
+    cgroup: { ...(value('cgroupRoot') !== undefined && { root: value('cgroupRoot') }), pollIntervalMs: integer('cgroupPollMs', 1000, 10, 600_000) },
+    nodeName: value('nodeName') ?? hostname(),
+    kubernetes: {
+      enabled: kubernetesSwitch === 'on' || (kubernetesSwitch === 'auto' && (inCluster || kubeconfig !== undefined)),
+      ...(kubeconfig !== undefined && { kubeconfig }),
+      podWaitMs: integer('podWaitMs', 2000, 0, 60_000),
+      tombstoneTtlMs: integer('tombstoneTtlMs', 300_000, 0, 86_400_000),
+      podLabels,
+      podAnnotations,
+    },
+    export: {
+      mode: otlpConfigured && !flag('console') ? 'otlp' : 'console',
+      logDelayMs: integer('exportDelayMs', 5, 0, 60_000),
+      metricIntervalMs,
+    },
+    ...(health !== undefined && { health }),
+    logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
+    demo: { limitMiB: integer('demoLimitMib', 64, 8, 4096), keep: flag('demoKeep') },
+  };
+  if (kubernetesSwitch === 'on' && !inCluster && kubeconfig === undefined) {
+    problems.push(`${where('kubernetes')}: 'on' needs a kubeconfig (--kubeconfig, KUBECONFIG) or an in-cluster service account`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+export function helpText(): string {
+  const lines = Object.values(SETTINGS).map((s: Setting) => {
+    const name = `--${s.flag}${s.kind === 'string' ? ' VALUE' : ''}`;
+    return `  ${name.padEnd(26)} ${s.help}${s.env !== undefined ? ` [${s.env}]` : ''}`;
+  });
+  return [
+    'usage: oomkill-receiver [run | demo | version | help] [options]',
+    '',
+    'Every OOM kill on this node becomes an OpenTelemetry log record and a counter increment,',
+    'attributed to its pod and container from the cgroup path the kernel held at the kill.',
+    '',
+    'commands:',
+    '  run       watch for OOM kills and export them (default)',
+    '  demo      OOM-kill a process in a scratch cgroup at a Kubernetes-shaped path, show its record, clean up',
+    '  version   print the version',
+    '',
+    'options:',
+    ...lines,
+    '',
+    'export: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME,',
+    'OTEL_RESOURCE_ATTRIBUTES, ...) to export over OTLP gRPC; without it, kills are printed on stdout.',
+  ].join('\n');
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) if (typeof child === 'object' && child !== null) deepFreeze(child as object);
+  return Object.freeze(value);
+}

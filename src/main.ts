@@ -1,0 +1,162 @@
+// Wiring and signals only: config -> sources -> pipeline (enrichment, export). Each stage is built here
+// and nowhere else knows them all.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import { Sem } from './attributes.ts';
+import { ConfigError, helpText, loadConfig } from './config.ts';
+import type { Config } from './config.ts';
+import { runDemo } from './demo/demo.ts';
+import { createCgroupEnricher } from './enrichment/cgroup-enricher.ts';
+import type { Enricher } from './enrichment/enricher.ts';
+import { ConsoleCounterExporter, ConsoleKillLogExporter } from './export/console-exporters.ts';
+import type { KillExporter } from './export/kill-exporter.ts';
+import type { EnrichedKill } from './export/kill-record.ts';
+import { createOtelExporter } from './export/otel-exporter.ts';
+import { startHealthServer } from './health.ts';
+import type { HealthServer } from './health.ts';
+import { createLogger } from './log.ts';
+import type { Logger } from './log.ts';
+import { createPipeline } from './pipeline.ts';
+import { createBpfSource } from './sources/bpf-source.ts';
+import { startFirstWorking } from './sources/select.ts';
+import type { Source } from './sources/source.ts';
+import { supervise } from './sources/supervisor.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** SIGTERM must not wait on a dead collector forever: what is not out by then stays in the spool. */
+const SHUTDOWN_BUDGET_MS = 10_000;
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(argv, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`oomkill-receiver: ${error.message}\nsee oomkill-receiver --help\n`);
+    return 2;
+  }
+  if (config.command === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  if (config.command === 'version') {
+    process.stdout.write(`oomkill-receiver ${VERSION}\n`);
+    return 0;
+  }
+
+  const logger = createLogger({ level: config.logLevel });
+  const exporter = createExporter(config, await agentResource(config), logger);
+  const enricher = await createEnricher(config, logger);
+  let health: HealthServer | undefined;
+  let source: Source | undefined;
+  let demoWatcher: ((kill: EnrichedKill) => void) | undefined;
+  const pipeline = createPipeline({ enricher, exporter, logger, onExported: (kill) => demoWatcher?.(kill) });
+
+  const shutdown = async (): Promise<void> => {
+    health?.setReady(false, 'shutting down');
+    const work = (async () => {
+      await source?.stop();
+      await pipeline.drain();
+      await exporter.shutdown();
+      await enricher.stop();
+    })();
+    const budget = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_BUDGET_MS).unref());
+    await Promise.race([work, budget]);
+    await health?.close();
+  };
+
+  try {
+    if (config.health) health = await startHealthServer(config.health.host, config.health.port);
+    const candidates = sourceCandidates(config, logger).map((s) =>
+      supervise(s, {
+        onRestart: () => exporter.recordReceiverEvent('source', 'restarted'),
+        onRunningChange: (running, reason) => health?.setReady(running, reason),
+      }, logger),
+    );
+    const started = await startFirstWorking(candidates, pipeline, logger);
+    source = started.source;
+    health?.setReady(true);
+
+    if (config.command === 'demo') {
+      const result = await runDemo(config, started.info, (watch) => (demoWatcher = watch), logger);
+      await exporter.forceFlush();
+      if (!config.demo.keep) {
+        await shutdown();
+        return result;
+      }
+    }
+    await waitForSignal();
+    logger.info('stopping: draining the source and flushing what is queued');
+    await shutdown();
+    return 0;
+  } catch (error) {
+    process.stderr.write(`oomkill-receiver: ${(error as Error).message}\n`);
+    await shutdown();
+    return 1;
+  }
+}
+
+function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
+  const bpf = (): Source => createBpfSource({
+    loaderPath: config.bpf.loaderPath,
+    hooks: config.bpf.hooks,
+    ...(config.bpf.btfPath !== undefined && { btfPath: config.bpf.btfPath }),
+    ringbufKib: config.bpf.ringbufKib,
+    statsIntervalMs: config.bpf.statsIntervalMs,
+  }, logger.child({ source: 'bpf' }));
+  const all: Record<string, () => Source> = { bpf };
+  const order = config.source === 'auto' ? ['bpf', 'kmsg', 'cgroup'] : [config.source];
+  return order.filter((name) => all[name] !== undefined).map((name) => (all[name] as () => Source)());
+}
+
+async function createEnricher(config: Readonly<Config>, logger: Logger): Promise<Enricher> {
+  void logger;
+  return createCgroupEnricher();
+}
+
+function createExporter(config: Readonly<Config>, resource: Resource, logger: Logger): KillExporter {
+  const otlp = config.export.mode === 'otlp';
+  if (!otlp) logger.info('no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): printing kills on stdout');
+  return createOtelExporter({
+    agentResource: resource,
+    logExporter: otlp ? new OTLPLogExporter() : new ConsoleKillLogExporter(),
+    metricExporter: otlp ? new OTLPMetricExporter() : new ConsoleCounterExporter(),
+    logDelayMs: config.export.logDelayMs,
+    metricIntervalMs: config.export.metricIntervalMs,
+    logger,
+  });
+}
+
+/** The agent's identity; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK's detector) win. */
+async function agentResource(config: Readonly<Config>): Promise<Resource> {
+  const base = resourceFromAttributes({
+    [Sem.serviceName]: 'oomkill-receiver',
+    [Sem.serviceVersion]: VERSION,
+    [Sem.hostName]: hostname(),
+    [Sem.k8sNodeName]: config.nodeName,
+  });
+  const detected = detectResources({ detectors: [envDetector] });
+  await detected.waitForAsyncAttributes?.();
+  return base.merge(detected);
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve();
+    };
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}
+
+if (import.meta.main) {
+  // Exit explicitly: gRPC channels and informers would otherwise keep the process alive.
+  process.exit(await main(process.argv.slice(2), process.env));
+}

@@ -1,0 +1,62 @@
+// The one path every kill takes, whatever its source: cgroup path -> identity -> enrichment -> export.
+// It is the source's handlers; it never throws back into a source.
+import { parseCgroupPath } from './enrichment/cgroup-path.ts';
+import type { Enricher } from './enrichment/enricher.ts';
+import type { OomKill } from './event.ts';
+import type { KillExporter } from './export/kill-exporter.ts';
+import type { EnrichedKill } from './export/kill-record.ts';
+import type { Logger } from './log.ts';
+import type { LostKills, SourceHandlers } from './sources/source.ts';
+
+export interface Pipeline extends SourceHandlers {
+  /** Resolves when every kill handed in so far has been passed to the exporter. */
+  drain(): Promise<void>;
+}
+
+export function createPipeline(deps: {
+  enricher: Enricher;
+  exporter: KillExporter;
+  logger: Logger;
+  /** Called after each kill is handed to the exporter (the demo waits on it). */
+  onExported?: (kill: EnrichedKill) => void;
+}): Pipeline {
+  const { enricher, exporter, logger } = deps;
+  const inFlight = new Set<Promise<void>>();
+
+  const handle = async (kill: OomKill): Promise<void> => {
+    const identity = parseCgroupPath(kill.cgroup.path);
+    let enrichment;
+    try {
+      enrichment = await enricher.enrich(identity);
+    } catch (error) {
+      // Enrichers do not throw; if one does, the kill still leaves with what the cgroup path gave.
+      logger.error('enrichment failed', { error, eventId: kill.eventId });
+      enrichment = { resource: {}, partial: true };
+    }
+    if (enrichment.partial === true) exporter.recordReceiverEvent('enrichment', 'partial');
+    const enriched: EnrichedKill = { kill, identity, enrichment };
+    exporter.exportKill(enriched);
+    exporter.recordReceiverEvent('export', 'emitted');
+    deps.onExported?.(enriched);
+  };
+
+  return {
+    onKill(kill: OomKill): void {
+      exporter.recordReceiverEvent('source', 'received');
+      const work = handle(kill).catch((error: unknown) => logger.error('could not handle an OOM kill', { error, eventId: kill.eventId }));
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    },
+    onLost(lost: LostKills): void {
+      logger.warn('OOM kills were lost before they could be read', { ...lost });
+      exporter.recordLost(lost);
+    },
+    onProblem(problem: Error): void {
+      logger.warn(problem.message, { cause: problem.cause });
+      exporter.recordReceiverEvent('source', 'problem');
+    },
+    async drain(): Promise<void> {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}

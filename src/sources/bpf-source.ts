@@ -1,0 +1,220 @@
+// The bpf source: runs bpf/oomkill-loader, which reads each victim's cgroup path in the kernel at the
+// kill, and turns its frames into OomKill events. This process needs no privileges; only the loader does.
+import { spawn as nodeSpawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { OomKill } from '../event.ts';
+import type { Logger } from '../log.ts';
+import { FrameDecoder, FrameError, KILL_SIZE, KillFlag } from './bpf-frames.ts';
+import type { Frame, HelloFrame, KillFrame } from './bpf-frames.ts';
+import { bootId, nowUnixNano } from './kernel-clock.ts';
+import type { LostKills, Source, SourceHandlers, SourceInfo } from './source.ts';
+
+export interface BpfSourceOptions {
+  /** The loader binary (bpf/.output/oomkill-loader). */
+  loaderPath: string;
+  /** Hooks to try, in order: 'auto' (default) or a comma-separated list of fentry, kprobe, tp_btf, raw_tp. */
+  hooks?: string;
+  /** BTF to relocate against; default the running kernel's /sys/kernel/btf/vmlinux. */
+  btfPath?: string;
+  /** Ring buffer size in KiB, a power of two (default 256: room for ~200 kills between polls). */
+  ringbufKib?: number;
+  /** How often the loader reports its kernel-side counters (default 1000 ms). */
+  statsIntervalMs?: number;
+  /** How long the loader may take to load and attach before start() gives up (default 15 s). */
+  startTimeoutMs?: number;
+  /** Seam for tests: how the loader is started. */
+  spawn?: typeof nodeSpawn;
+}
+
+/** The loader's exit codes (bpf/loader.c), as reasons a person can act on. */
+const EXIT_REASONS: Record<number, string> = {
+  2: 'bad loader arguments',
+  3: 'no BTF',
+  4: 'not permitted',
+  5: 'no hook could attach',
+};
+
+/** A page counter at or above this is the kernel's "no limit" (PAGE_COUNTER_MAX). */
+const UNLIMITED_PAGES = 1n << 50n;
+
+export function createBpfSource(options: BpfSourceOptions, logger: Logger): Source {
+  const spawn = options.spawn ?? nodeSpawn;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let stopping = false;
+
+  return {
+    name: 'bpf',
+
+    start(handlers: SourceHandlers): Promise<SourceInfo> {
+      stopping = false;
+      const args = ['--hook', options.hooks ?? 'auto'];
+      if (options.btfPath !== undefined) args.push('--btf', options.btfPath);
+      if (options.ringbufKib !== undefined) args.push('--ringbuf-kib', String(options.ringbufKib));
+      if (options.statsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.statsIntervalMs));
+
+      const proc = spawn(options.loaderPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      const decoder = new FrameDecoder();
+      const stderrLines: string[] = [];
+      let converter: KillConverter | undefined;
+      let lastDrops = 0n;
+      let hello: HelloFrame | undefined;
+
+      return new Promise<SourceInfo>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`bpf: the loader did not attach within ${options.startTimeoutMs ?? 15_000} ms`));
+          proc.kill('SIGKILL');
+        }, options.startTimeoutMs ?? 15_000);
+
+        const handle = (item: Frame | FrameError): void => {
+          if (item instanceof FrameError) {
+            handlers.onProblem(new Error(`bpf: malformed frame from the loader: ${item.message}`, { cause: item }));
+            // A skipped frame of a kill's size was a kill: count it as lost rather than let it vanish.
+            if (item.skippedBytes >= KILL_SIZE) handlers.onLost({ source: 'bpf', count: 1, reason: 'malformed-frame' });
+            return;
+          }
+          switch (item.type) {
+            case 'hello':
+              hello = item;
+              converter = new KillConverter(item);
+              clearTimeout(timer);
+              resolve({ name: 'bpf', detail: `${item.hook} on Linux ${item.kernelRelease}` });
+              return;
+            case 'stats': {
+              converter?.updateClock(item.realtimeNs, item.boottimeNs);
+              const drops = item.ringbufDrops - lastDrops;
+              lastDrops = item.ringbufDrops;
+              if (drops > 0n) handlers.onLost({ source: 'bpf', count: Number(drops), reason: 'ringbuf-full' } satisfies LostKills);
+              return;
+            }
+            case 'kill':
+              if (converter === undefined) {
+                handlers.onProblem(new Error('bpf: a kill frame arrived before the hello frame'));
+                handlers.onLost({ source: 'bpf', count: 1, reason: 'malformed-frame' });
+                return;
+              }
+              handlers.onKill(converter.toOomKill(item));
+              return;
+          }
+        };
+
+        proc.stdout?.on('data', (chunk: Buffer) => {
+          for (const item of decoder.push(chunk)) handle(item);
+        });
+        if (proc.stderr) {
+          createInterface({ input: proc.stderr }).on('line', (line) => {
+            const message = line.replace(/^oomkill-loader: /, '');
+            stderrLines.push(message);
+            if (stderrLines.length > 20) stderrLines.shift();
+            logger.info(`loader: ${message}`, { source: 'bpf' });
+          });
+        }
+
+        exited = new Promise<void>((done) => {
+          proc.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`bpf: cannot run the loader ${options.loaderPath}: ${error.message}`, { cause: error }));
+            done();
+          });
+          // 'close' comes after stdout and stderr have ended: every frame has been handled by then.
+          proc.on('close', (code, signal) => {
+            clearTimeout(timer);
+            for (const item of decoder.end()) handle(item);
+            const why = stderrLines.at(-1) ?? 'no message';
+            const reason = code !== null ? (EXIT_REASONS[code] ?? `exit code ${code}`) : `signal ${signal}`;
+            if (hello === undefined) reject(new Error(`bpf: ${reason}: ${why}`));
+            else if (!stopping) {
+              const stopped = new Error(`bpf: the loader stopped (${reason}): ${why}`);
+              if (handlers.onStopped) handlers.onStopped(stopped);
+              else handlers.onProblem(stopped);
+            }
+            if (child === proc) child = undefined;
+            done();
+          });
+        });
+      });
+    },
+
+    async stop(): Promise<void> {
+      stopping = true;
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        // SIGTERM lets the loader drain the ring buffer and write its last stats before it exits.
+        proc.kill('SIGTERM');
+        const force = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(force);
+      }
+      await exited;
+    },
+  };
+}
+
+/** Turns kernel-side figures (boot time, pages) into an OomKill, with the clocks of the latest frame. */
+export class KillConverter {
+  readonly #pageSize: bigint;
+  #realtimeMinusBoottime: bigint;
+
+  constructor(hello: HelloFrame) {
+    this.#pageSize = BigInt(hello.pageSize);
+    this.#realtimeMinusBoottime = hello.realtimeNs - hello.boottimeNs;
+  }
+
+  /** Wall time can be stepped (NTP): each stats frame brings a fresh pair of readings. */
+  updateClock(realtimeNs: bigint, boottimeNs: bigint): void {
+    this.#realtimeMinusBoottime = realtimeNs - boottimeNs;
+  }
+
+  toOomKill(k: KillFrame, observedUnixNano = nowUnixNano()): OomKill {
+    const bytes = (pages: bigint): number => Number(pages * this.#pageSize);
+    const limit = (pages: bigint): number | undefined => (pages >= UNLIMITED_PAGES ? undefined : bytes(pages));
+    const has = (flag: number): boolean => (k.flags & flag) !== 0;
+    const memoryKnown = !has(KillFlag.noMm);
+    const boot = bootId();
+    const domainKnown = has(KillFlag.domainKnown);
+    return {
+      source: 'bpf',
+      eventId: `${boot}:bpf:${k.boottimeNs}:${k.victimTid}`,
+      timeUnixNano: k.boottimeNs + this.#realtimeMinusBoottime,
+      observedUnixNano,
+      oomId: `${boot}:${k.oomId}`,
+      hook: k.hook,
+      constraint: k.constraint,
+      constraintInferred: has(KillFlag.constraintInferred),
+      victim: {
+        pid: k.victimTgid,
+        tid: k.victimTid,
+        namespacePid: k.victimNamespaceTgid,
+        isNamespaceInit: has(KillFlag.namespaceInit),
+        comm: k.victimComm,
+        uid: k.victimUid,
+        oomScoreAdj: k.oomScoreAdj,
+      },
+      memory: memoryKnown
+        ? {
+            totalVmBytes: bytes(k.totalVmPages),
+            anonRssBytes: bytes(k.anonRssPages),
+            fileRssBytes: bytes(k.fileRssPages),
+            shmemRssBytes: bytes(k.shmemRssPages),
+            swapBytes: bytes(k.swapEntries),
+            pageTablesBytes: Number(k.pageTablesBytes),
+          }
+        : {},
+      cgroup: { path: k.cgroupPath, pathTruncated: has(KillFlag.pathTruncated), id: k.victimCgroupId, v2: has(KillFlag.cgroupV2) },
+      ...(domainKnown && {
+        domain: {
+          cgroupId: k.domainCgroupId,
+          // The domain is the victim's own memcg or an ancestor; only the first case names its path here.
+          ...(k.domainCgroupId === k.victimCgroupId && { path: k.cgroupPath }),
+          limitBytes: limit(k.domainLimitPages),
+          usageBytes: bytes(k.domainUsagePages),
+        },
+      }),
+      victimMemcg: { limitBytes: limit(k.victimMemcgLimitPages), usageBytes: bytes(k.victimMemcgUsagePages) },
+      trigger: { pid: k.triggerTgid, tid: k.triggerTid, comm: k.triggerComm, cgroupId: k.triggerCgroupId },
+      ...(k.totalPages > 0n && { oomControl: { totalPages: Number(k.totalPages), chosenPoints: Number(k.chosenPoints) } }),
+    };
+  }
+}

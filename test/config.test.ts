@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, helpText, loadConfig } from '../src/config.ts';
+
+const problems = (argv: string[], env: Record<string, string> = {}): string[] => {
+  try {
+    loadConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  it('defaults to running the best source and printing to the console', () => {
+    const config = loadConfig([], {});
+    expect(config).toMatchObject({ command: 'run', source: 'auto', export: { mode: 'console', logDelayMs: 5 }, kubernetes: { enabled: false } });
+    expect(config.bpf.loaderPath).toMatch(/bpf\/\.output\/oomkill-loader$/);
+    expect(config.health).toBeUndefined();
+  });
+
+  it('exports over OTLP when the standard endpoint variable is set, unless --console', () => {
+    expect(loadConfig([], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' }).export.mode).toBe('otlp');
+    expect(loadConfig([], { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://c:4317' }).export.mode).toBe('otlp');
+    expect(loadConfig(['--console'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' }).export.mode).toBe('console');
+  });
+
+  it('prefers flags over environment variables', () => {
+    expect(loadConfig(['--source', 'kmsg'], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('kmsg');
+    expect(loadConfig([], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('cgroup');
+  });
+
+  it('enables Kubernetes lookups in a cluster or with a kubeconfig, and never when off', () => {
+    expect(loadConfig([], { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).kubernetes.enabled).toBe(true);
+    expect(loadConfig(['--kubeconfig', '/k'], {}).kubernetes.enabled).toBe(true);
+    expect(loadConfig(['--kubernetes', 'off'], { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).kubernetes.enabled).toBe(false);
+  });
+
+  it('parses the node name, health address and label lists', () => {
+    const config = loadConfig(['--health-addr', ':8089', '--pod-labels', 'app, team'], { NODE_NAME: 'node-7' });
+    expect(config.nodeName).toBe('node-7');
+    expect(config.health).toEqual({ host: '0.0.0.0', port: 8089 });
+    expect(config.kubernetes.podLabels).toEqual(['app', 'team']);
+  });
+
+  it('reports every problem at once, naming the flag and its variable', () => {
+    const found = problems(['--source', 'ebpf', '--ringbuf-kib', '100', '--hook', 'kprobe,uprobe'], { OOMKILL_POD_WAIT_MS: '-1', OOMKILL_HEALTH_ADDR: 'nope' });
+    expect(new Set(found)).toEqual(new Set([
+      "--source (OOMKILL_SOURCE): 'ebpf' is not one of auto, bpf, kmsg, cgroup",
+      "--pod-wait-ms (OOMKILL_POD_WAIT_MS): '-1' is not a whole number from 0 to 60000",
+      '--ringbuf-kib (OOMKILL_RINGBUF_KIB): 100 is not a power of two',
+      "--hook (OOMKILL_HOOKS): 'kprobe,uprobe' is not auto or a comma-separated list of fentry, kprobe, tp_btf, raw_tp",
+      "--health-addr (OOMKILL_HEALTH_ADDR): 'nope' is not host:port or :port",
+    ]));
+  });
+
+  it('rejects unknown flags and commands with a clear message', () => {
+    expect(problems(['--frobnicate'])[0]).toMatch(/Unknown option '--frobnicate'/);
+    expect(problems(['launch'])).toEqual(["unknown command 'launch' (commands: run, demo, help, version)"]);
+    expect(problems(['--kubernetes', 'on'])).toEqual([
+      "--kubernetes (OOMKILL_KUBERNETES): 'on' needs a kubeconfig (--kubeconfig, KUBECONFIG) or an in-cluster service account",
+    ]);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig([], {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.bpf)).toBe(true);
+  });
+
+  it('documents every flag with its environment variable in --help', () => {
+    expect(helpText()).toContain('--source VALUE');
+    expect(helpText()).toContain('[OOMKILL_SOURCE]');
+    expect(helpText()).toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
+  });
+});

@@ -1,0 +1,122 @@
+// The bpf source against the real kernel: real loader, real OOM kills in scratch cgroups of our own.
+import { afterEach, expect, it } from 'vitest';
+import { createScratchCgroup, HOG_NAME, startHog } from '../../src/demo/scratch-cgroup.ts';
+import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import type { OomKill } from '../../src/event.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createBpfSource } from '../../src/sources/bpf-source.ts';
+import type { LostKills, Source } from '../../src/sources/source.ts';
+import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
+
+describeKernel('bpf source on this kernel', () => {
+  let source: Source | undefined;
+  let cgroup: ScratchCgroup | undefined;
+  const kills: OomKill[] = [];
+  const lost: LostKills[] = [];
+  const problems: Error[] = [];
+  const handlers = { onKill: (k: OomKill) => kills.push(k), onLost: (l: LostKills) => lost.push(l), onProblem: (e: Error) => problems.push(e) };
+
+  afterEach(async () => {
+    await source?.stop();
+    await cgroup?.remove();
+    source = cgroup = undefined;
+    kills.length = lost.length = problems.length = 0;
+  });
+
+  const waitFor = async (predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${kills.length} kills, problems: ${problems.map((p) => p.message).join('; ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('reports the hook it attached and the kernel release', async () => {
+    source = createBpfSource({ loaderPath: LOADER_PATH }, silentLogger);
+    const info = await source.start(handlers);
+    expect(info.name).toBe('bpf');
+    expect(info.detail).toMatch(/^(tp_btf|raw_tp)\/mark_victim on Linux \d+\.\d+/);
+  });
+
+  for (const hook of ['tp_btf', 'raw_tp'] as const) {
+    it(`reads the dead victim's pid, name, memory and cgroup path in the kernel (${hook})`, async () => {
+      cgroup = await createScratchCgroup({ parentName: `oomkill-test-bpf-${process.pid}`, limitMiB: 48 });
+      source = createBpfSource({ loaderPath: LOADER_PATH, hooks: hook }, silentLogger);
+      await source.start(handlers);
+      const hog = startHog(cgroup.dir);
+      expect(await hog.exited).toBe('SIGKILL');
+      await waitFor(() => kills.length === 1, 'the kill');
+      const [kill] = kills;
+      expect(kill).toMatchObject({
+        source: 'bpf',
+        hook: `${hook}/mark_victim`,
+        constraint: 'memcg',
+        constraintInferred: true,
+        victim: { pid: hog.pid, tid: hog.pid, comm: { text: HOG_NAME }, isNamespaceInit: false, uid: 0 },
+        cgroup: { path: cgroup.path, pathTruncated: false, v2: cgroup.version === 'v2' },
+        victimMemcg: { limitBytes: 48 * 1024 * 1024 },
+        domain: { path: cgroup.path, limitBytes: 48 * 1024 * 1024 },
+      });
+      // The victim held most of the limit in anonymous memory when it died.
+      expect(kill?.memory.anonRssBytes).toBeGreaterThan(20 * 1024 * 1024);
+      expect(kill?.memory.anonRssBytes).toBeLessThanOrEqual(48 * 1024 * 1024);
+      expect(kill?.eventId).toMatch(/:bpf:\d+:\d+$/);
+      // Kernel time of the kill, converted to wall time: it happened within the last few seconds.
+      const ageMs = Number(BigInt(Date.now()) * 1_000_000n - (kill?.timeUnixNano ?? 0n)) / 1e6;
+      expect(ageMs).toBeGreaterThanOrEqual(-50);
+      expect(ageMs).toBeLessThan(5000);
+      expect(cgroup.oomKills()).toBe(1);
+      expect(lost).toEqual([]);
+    });
+  }
+
+  it('catches a child killed while the cgroup\'s first process lives on', async () => {
+    cgroup = await createScratchCgroup({ parentName: `oomkill-test-bpf-${process.pid}`, limitMiB: 96 });
+    source = createBpfSource({ loaderPath: LOADER_PATH }, silentLogger);
+    await source.start(handlers);
+    // The first process holds a little memory and stays; the second allocates past the limit and dies.
+    const resident = startHog(cgroup.dir, { megabytes: 8 });
+    await new Promise((r) => setTimeout(r, 300));
+    const child = startHog(cgroup.dir);
+    expect(await child.exited).toBe('SIGKILL');
+    await waitFor(() => kills.length >= 1, 'the kill');
+    expect(kills.map((k) => k.victim.pid)).toEqual([child.pid]);
+    expect(() => process.kill(resident.pid, 0)).not.toThrow();
+  });
+
+  it('keeps a hostile process name intact: quotes, a newline, an escape sequence and invalid UTF-8', async () => {
+    const name = Buffer.from([0x27, 0x22, 0x0a, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0xc3, 0x28, 0x60, 0x24, 0x28, 0x29, 0x78]); // '"\n ESC[2J \xff \xc3( `$()x
+    cgroup = await createScratchCgroup({ parentName: `oomkill-test-bpf-${process.pid}`, limitMiB: 48 });
+    source = createBpfSource({ loaderPath: LOADER_PATH }, silentLogger);
+    await source.start(handlers);
+    const hog = startHog(cgroup.dir, { name });
+    expect(await hog.exited).toBe('SIGKILL');
+    await waitFor(() => kills.length === 1, 'the kill');
+    expect(kills[0]?.victim.comm?.rawHex).toBe(name.toString('hex'));
+    expect(kills[0]?.victim.comm?.text).toBe(new TextDecoder().decode(name));
+  });
+
+  it('fails to start with the loader\'s reason when there is no BTF', async () => {
+    source = createBpfSource({ loaderPath: LOADER_PATH, btfPath: '/nonexistent/vmlinux' }, silentLogger);
+    await expect(source.start(handlers)).rejects.toThrow(/^bpf: no BTF: no BTF at \/nonexistent\/vmlinux/);
+  });
+
+  it('fails to start with a clear error when the loader binary is missing', async () => {
+    source = createBpfSource({ loaderPath: '/nonexistent/oomkill-loader' }, silentLogger);
+    await expect(source.start(handlers)).rejects.toThrow(/cannot run the loader \/nonexistent\/oomkill-loader: .*ENOENT/);
+  });
+
+  it('names the missing capabilities when not permitted', async () => {
+    // setpriv (util-linux) drops every capability, as in a container without CAP_BPF and CAP_PERFMON.
+    const wrapper = `${process.env.TMPDIR ?? '/tmp'}/oomkill-unprivileged-loader-${process.pid}.sh`;
+    const { writeFileSync, chmodSync, rmSync } = await import('node:fs');
+    writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all --reuid=65534 --regid=65534 --clear-groups ${LOADER_PATH} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    try {
+      source = createBpfSource({ loaderPath: wrapper }, silentLogger);
+      await expect(source.start(handlers)).rejects.toThrow(/^bpf: not permitted: .*CAP_BPF and CAP_PERFMON/);
+    } finally {
+      rmSync(wrapper);
+    }
+  });
+});
