@@ -3,7 +3,8 @@
 // the cgroups it made, and never touches the machine's others.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -90,7 +91,7 @@ export function oomKillCount(dir: string, version: CgroupVersion): number {
   return match ? Number(match[1]) : 0;
 }
 
-/** The allocating process renames itself (Node would otherwise show as MainThread). */
+/** What the allocating process is called unless a test names it. */
 export const HOG_NAME = 'oomkill-hog';
 
 export interface Hog {
@@ -100,28 +101,36 @@ export interface Hog {
 }
 
 /**
- * Starts a process inside `dir` that allocates until the kernel kills it. It joins the cgroup before it
- * allocates (the shell writes its own pid, then execs), and it may rename itself first (/proc/self/comm),
- * so a test can give it a hostile name.
+ * Starts a process inside `dir` that allocates until the kernel kills it: `tail /dev/zero` buffers an
+ * endless line. It joins the cgroup before it allocates (the shell writes its own pid, then execs). Its
+ * name is whatever the exec'd path's last component says, so a symlink named `name` gives it any bytes
+ * a test wants (quotes, newlines, invalid UTF-8) without touching anything else.
  */
-export function startHog(dir: string, options: { name?: Buffer; holdMs?: number; megabytes?: number } = {}): Hog {
-  const script = `
-    const fs = require('node:fs');
-    const name = process.env.HOG_NAME_HEX;
-    if (name) fs.writeFileSync('/proc/self/comm', Buffer.from(name, 'hex'));
-    const hold = Number(process.env.HOG_HOLD_MS || 0);
-    const grab = () => { const keep = []; for (let i = 0; i < ${options.megabytes ?? 4096}; i++) keep.push(Buffer.alloc(1 << 20, 1)); return keep; };
-    if (hold > 0) setTimeout(grab, hold); else grab();
-    setTimeout(() => {}, 1 << 30);`;
-  const child = spawn('/bin/sh', ['-c', `echo $$ > "$0/cgroup.procs" && exec "$1" -e "$2"`, dir, process.execPath, script], {
-    stdio: 'ignore',
-    env: { PATH: process.env.PATH, HOG_NAME_HEX: (options.name ?? Buffer.from(HOG_NAME)).toString('hex'), HOG_HOLD_MS: String(options.holdMs ?? 0) },
-  });
+export function startHog(dir: string, options: { name?: Buffer } = {}): Hog {
+  return startIn(dir, options.name ?? Buffer.from(HOG_NAME), 'tail', ['/dev/zero']);
+}
+
+/** Starts a small process inside `dir` that stays (until the cgroup is removed). */
+export function startResident(dir: string): Hog {
+  return startIn(dir, Buffer.from('oomkill-resident'), 'sleep', ['3600']);
+}
+
+function startIn(dir: string, name: Buffer, program: string, args: string[]): Hog {
+  const programPath = ['/usr/bin', '/bin'].map((d) => join(d, program)).find((p) => existsSync(p));
+  if (!programPath) throw new Error(`${program} not found in /usr/bin or /bin`);
+  const linkDir = mkdtempSync(join(tmpdir(), 'oomkill-hog-'));
+  const link = Buffer.concat([Buffer.from(`${linkDir}/`), name]);
+  symlinkSync(programPath, link);
+  // Node passes arguments and environment as UTF-8, so arbitrary bytes travel as printf octal escapes,
+  // decoded by the shell (the trailing x keeps a final newline from being stripped by $(...)).
+  const escaped = [...link].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('');
+  const script = 'echo $$ > "$0/cgroup.procs" && link=$(printf "${HOG_PATH}x") && exec "${link%x}" "$@"';
+  const child = spawn('/bin/sh', ['-c', script, dir, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH, HOG_PATH: escaped } });
   const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (_code, signal) => resolve(signal));
-  });
-  if (child.pid === undefined) throw new Error('could not start the allocating process');
+  }).finally(() => rmSync(linkDir, { recursive: true, force: true }));
+  if (child.pid === undefined) throw new Error(`could not start ${program}`);
   return { pid: child.pid, exited };
 }
 

@@ -9,14 +9,15 @@ export function bootId(): string {
   return cachedBootId;
 }
 
+/** Now, to the microsecond (Date.now() has only milliseconds, coarser than the kernel's kill times). */
+export const nowUnixNano = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+
 /**
  * Converts a CLOCK_MONOTONIC reading (what /dev/kmsg timestamps approximate) to Unix nanoseconds.
  * Node's hrtime is CLOCK_MONOTONIC too, so the offset is taken now, at conversion time.
  */
 export function monotonicNsToUnixNano(monotonicNs: bigint): bigint {
   const nowMonotonic = process.hrtime.bigint();
-  const nowUnix = BigInt(Date.now()) * 1_000_000n;
-  return nowUnix - (nowMonotonic - monotonicNs);
+  return nowUnixNano() - (nowMonotonic - monotonicNs);
 }
 
-export const nowUnixNano = (): bigint => BigInt(Date.now()) * 1_000_000n;
