@@ -19,14 +19,12 @@ export interface CgroupIdentity {
   qosClass?: QosClass;
 }
 
-const UID = /pod([0-9a-fA-F]{8}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{12})(?:\.slice)?$/;
+const UID = /(?:^|[-_])pod([0-9a-fA-F]{8}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{12})(?:\.slice)?$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 
 /** Container scope names, by runtime: `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`. */
 const CONTAINER_FORMS: ReadonlyArray<{ pattern: RegExp; runtime: ContainerRuntime | undefined }> = [
   { pattern: /^cri-containerd-([0-9a-fA-F]{64})\.scope$/, runtime: 'containerd' },
-  // containerd's systemd cgroup driver on cgroup v1: "<slice>:cri-containerd:<id>"
-  { pattern: /^[^:]*:cri-containerd:([0-9a-fA-F]{64})$/, runtime: 'containerd' },
   // conmon is CRI-O's monitor process: its cgroup belongs to the container, and is named for it.
   { pattern: /^crio-(?:conmon-)?([0-9a-fA-F]{64})(?:\.scope)?$/, runtime: 'cri-o' },
   { pattern: /^docker-([0-9a-fA-F]{64})\.scope$/, runtime: 'docker' },
@@ -36,7 +34,12 @@ const CONTAINER_FORMS: ReadonlyArray<{ pattern: RegExp; runtime: ContainerRuntim
 
 export function parseCgroupPath(path: string | undefined): CgroupIdentity {
   if (path === undefined) return { isKubernetes: false };
-  const parts = path.split('/').filter((p) => p !== '');
+  // containerd's systemd driver on cgroup v1 names a container "<pod slice>:cri-containerd:<id>": one level
+  // that holds two. Split it, so that every layout reads as pod level then container level.
+  const parts = path.split('/').filter((p) => p !== '').flatMap((p) => {
+    const joined = /^([^:]+\.slice):(cri-containerd|crio|docker):([0-9a-fA-F]{64})$/.exec(p);
+    return joined ? [joined[1] as string, `${joined[2]}-${joined[3]}.scope`] : [p];
+  });
   const identity: CgroupIdentity = { path, isKubernetes: false };
 
   // Walk from the leaf: the nearest pod level wins, and the container is the level right below it
@@ -44,7 +47,7 @@ export function parseCgroupPath(path: string | undefined): CgroupIdentity {
   let podIndex = -1;
   for (let i = parts.length - 1; i >= 0; i--) {
     const match = UID.exec(parts[i] as string);
-    if (match && (parts[i]!.startsWith('kubepods') || parts[i]!.startsWith('pod'))) {
+    if (match) {
       identity.podUid = (match[1] as string).replaceAll('_', '-').toLowerCase();
       podIndex = i;
       break;
