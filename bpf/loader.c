@@ -79,14 +79,18 @@ static void say(const char *fmt, ...)
 /* Why the current attempt failed, in one line: the verifier's last word when it rejected the program,
  * else libbpf's own message. Hooks that fail are expected on most kernels, so libbpf's warnings are
  * shown only with --verbose; the reason goes into the one line that lists every hook tried. */
+#define CORE_FAILURE "failed to resolve CO-RE relocation"
+
 static void note_failure(const char *msg)
 {
 	const char *log = strstr(msg, "-- BEGIN PROG LOAD LOG --");
 	const char *end, *line = NULL, *p;
 
 	/* An unresolved CO-RE relocation is the root cause of the verifier error that follows it. */
-	if (strstr(msg, "failed to resolve CO-RE relocation")) {
-		snprintf(last_libbpf_error, sizeof(last_libbpf_error), "%s", msg);
+	const char *core = strstr(msg, CORE_FAILURE);
+
+	if (core) {
+		snprintf(last_libbpf_error, sizeof(last_libbpf_error), "%.*s", (int)strcspn(core, "\n"), core);
 		return;
 	}
 	if (!log || strstr(last_libbpf_error, "CO-RE"))
@@ -106,6 +110,7 @@ static void note_failure(const char *msg)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static char msg[1 << 22]; /* verifier logs run to megabytes */
+	const char *core;
 	size_t n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -116,9 +121,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (verbose)
 		fprintf(stderr, "libbpf: %s\n", msg);
-	/* CO-RE failures name the field a kernel lacks: always worth showing. */
-	else if (strstr(msg, "failed to resolve CO-RE relocation"))
-		say("libbpf: %s", msg);
+	/* CO-RE failures name the field a kernel lacks: always worth showing, as one line. */
+	else if ((core = strstr(msg, CORE_FAILURE)))
+		say("%.*s", (int)strcspn(core, "\n"), core);
 	if (level == LIBBPF_WARN)
 		note_failure(msg);
 	return 0;

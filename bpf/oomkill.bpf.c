@@ -48,6 +48,7 @@ struct {
 #define SCRATCH_MASK 8191
 struct path_scratch {
 	char buf[SCRATCH_MASK + 1 + NAME_SLOT];
+	__u32 depth;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -174,6 +175,14 @@ static __always_inline void read_cgroup_path(struct oomkill_kill *e, struct kern
 	}
 	if (i == OOMKILL_CGROUP_DEPTH_MAX && kernfs_parent(kn))
 		e->flags |= OOMKILL_F_PATH_TRUNCATED;
+
+	/* Through memory, the verifier sees depth as any value up to the bound rather than one known value
+	 * per way out of the walk above: otherwise it verifies the loop below once per depth, which on some
+	 * kernels' layouts exceeds its limit of a million instructions. */
+	s->depth = depth;
+	depth = *(volatile __u32 *)&s->depth;
+	if (depth > OOMKILL_CGROUP_DEPTH_MAX)
+		return;
 
 	if (depth == 0) {
 		e->cgroup_path[0] = '/';
