@@ -32,6 +32,8 @@ export interface ReceivedLogRecord {
   severityText: string;
   body: unknown;
   attributes: Record<string, unknown>;
+  /** When this receiver decoded it (Unix ns, microsecond precision). */
+  receivedUnixNano: bigint;
 }
 
 export interface ReceivedDataPoint {
@@ -197,6 +199,7 @@ const nanos = (v: unknown): bigint => BigInt((v as string | undefined) ?? 0);
 
 function flattenLogs(request: Message): ReceivedLogRecord[] {
   const out: ReceivedLogRecord[] = [];
+  const receivedUnixNano = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
   for (const rl of (request.resourceLogs as Message[] | undefined) ?? []) {
     const resource = keyValues((rl.resource as Message | undefined)?.attributes as Message[] | undefined);
     for (const sl of (rl.scopeLogs as Message[] | undefined) ?? []) {
@@ -211,6 +214,7 @@ function flattenLogs(request: Message): ReceivedLogRecord[] {
           severityText: (r.severityText as string | undefined) ?? '',
           body: anyValue(r.body as Message | undefined),
           attributes: keyValues(r.attributes as Message[] | undefined),
+          receivedUnixNano,
         });
       }
     }

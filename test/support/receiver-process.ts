@@ -17,8 +17,9 @@ export interface ReceiverProcess {
   exited: Promise<number | null>;
 }
 
-export function startReceiver(args: string[], env: Record<string, string> = {}): ReceiverProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `entry` defaults to the CLI (the TypeScript sources); benchmarks pass the compiled dist/main.js. */
+export function startReceiver(args: string[], env: Record<string, string> = {}, entry = CLI): ReceiverProcess {
+  const child = spawn(process.execPath, [entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', ...env },
   });
