@@ -50,7 +50,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const logger = createLogger({ level: config.logLevel });
   const exporter = createExporter(config, await agentResource(config), logger);
-  const enricher = await createEnricher(config, logger);
+  const enricher = await createEnricher(config, exporter, logger);
   let health: HealthServer | undefined;
   let source: Source | undefined;
   let demoWatcher: ((kill: EnrichedKill) => void) | undefined;
@@ -113,9 +113,32 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
   return order.filter((name) => all[name] !== undefined).map((name) => (all[name] as () => Source)());
 }
 
-async function createEnricher(config: Readonly<Config>, logger: Logger): Promise<Enricher> {
-  void logger;
-  return createCgroupEnricher();
+async function createEnricher(config: Readonly<Config>, exporter: KillExporter, logger: Logger): Promise<Enricher> {
+  if (!config.kubernetes.enabled) return createCgroupEnricher();
+  // Loaded only when used: the Kubernetes client costs memory a node without it should not pay.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { startPodCache } = await import('./enrichment/pod-cache.ts');
+  const { createKubernetesEnricher } = await import('./enrichment/kubernetes-enricher.ts');
+  const kubeConfig = new KubeConfig();
+  try {
+    if (config.kubernetes.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubernetes.kubeconfig);
+    else kubeConfig.loadFromCluster();
+  } catch (error) {
+    throw new Error(`Kubernetes: cannot load ${config.kubernetes.kubeconfig ?? 'the in-cluster configuration'}: ${(error as Error).message}`, { cause: error });
+  }
+  const cache = startPodCache({
+    kubeConfig,
+    nodeName: config.nodeName,
+    tombstoneTtlMs: config.kubernetes.tombstoneTtlMs,
+    logger: logger.child({ stage: 'enrichment' }),
+    onFailure: (what) => exporter.recordReceiverEvent('enrichment', `api-failure-${what}`),
+  });
+  return createKubernetesEnricher({
+    cache,
+    podWaitMs: config.kubernetes.podWaitMs,
+    podLabels: config.kubernetes.podLabels,
+    podAnnotations: config.kubernetes.podAnnotations,
+  });
 }
 
 function createExporter(config: Readonly<Config>, resource: Resource, logger: Logger): KillExporter {
