@@ -106,8 +106,8 @@ export interface Hog {
  * name is whatever the exec'd path's last component says, so a symlink named `name` gives it any bytes
  * a test wants (quotes, newlines, invalid UTF-8) without touching anything else.
  */
-export function startHog(dir: string, options: { name?: Buffer } = {}): Hog {
-  return startIn(dir, options.name ?? Buffer.from(HOG_NAME), 'tail', ['/dev/zero']);
+export function startHog(dir: string, options: { name?: Buffer; mainProcess?: boolean } = {}): Hog {
+  return startIn(dir, options.name ?? Buffer.from(HOG_NAME), 'tail', ['/dev/zero'], options.mainProcess === true);
 }
 
 /** Starts a small process inside `dir` that stays (until the cgroup is removed). */
@@ -115,7 +115,11 @@ export function startResident(dir: string): Hog {
   return startIn(dir, Buffer.from('oomkill-resident'), 'sleep', ['3600']);
 }
 
-function startIn(dir: string, name: Buffer, program: string, args: string[]): Hog {
+/**
+ * With `mainProcess`, the program runs as PID 1 of a new PID namespace (as a container's main process
+ * does), under `unshare --pid --fork`; the returned pid is then unshare's, the victim's parent.
+ */
+function startIn(dir: string, name: Buffer, program: string, args: string[], mainProcess = false): Hog {
   const programPath = ['/usr/bin', '/bin'].map((d) => join(d, program)).find((p) => existsSync(p));
   if (!programPath) throw new Error(`${program} not found in /usr/bin or /bin`);
   const linkDir = mkdtempSync(join(tmpdir(), 'oomkill-hog-'));
@@ -124,7 +128,8 @@ function startIn(dir: string, name: Buffer, program: string, args: string[]): Ho
   // Node passes arguments and environment as UTF-8, so arbitrary bytes travel as printf octal escapes,
   // decoded by the shell (the trailing x keeps a final newline from being stripped by $(...)).
   const escaped = [...link].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('');
-  const script = 'echo $$ > "$0/cgroup.procs" && link=$(printf "${HOG_PATH}x") && exec "${link%x}" "$@"';
+  const launcher = mainProcess ? 'exec unshare --pid --fork --kill-child' : 'exec';
+  const script = `echo $$ > "$0/cgroup.procs" && link=$(printf "\${HOG_PATH}x") && ${launcher} "\${link%x}" "$@"`;
   const child = spawn('/bin/sh', ['-c', script, dir, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH, HOG_PATH: escaped } });
   const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
     child.on('error', reject);
