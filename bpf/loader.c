@@ -254,6 +254,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * In the image the loader carries file capabilities as permitted-only (setcap ...+p), not effective:
+ * with the effective bit, exec fails outright (EPERM) when the container's bounding set lacks one of
+ * them, e.g. CAP_SYS_RESOURCE, which only old kernels need. So the loader raises what it was given.
+ */
+static void raise_permitted_capabilities(void)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &header, data))
+		return;
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	syscall(SYS_capset, &header, data);
+}
+
 /* CAP_BPF and CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, which implies both. */
 static bool has_bpf_capabilities(void)
 {
@@ -448,6 +465,7 @@ int main(int argc, char **argv)
 		    strerror(errno));
 		return EXIT_NO_BTF;
 	}
+	raise_permitted_capabilities();
 	if (!has_bpf_capabilities()) {
 		say("not permitted: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN before 5.8)");
 		return EXIT_NOT_PERMITTED;

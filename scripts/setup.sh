@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make pkg-config prometheus util-linux lz4 xz-utils zstd binutils"
+APT_PACKAGES="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make pkg-config prometheus util-linux libcap2-bin lz4 xz-utils zstd binutils"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 

@@ -17,9 +17,13 @@ export interface ReceiverProcess {
   exited: Promise<number | null>;
 }
 
-/** `entry` defaults to the CLI (the TypeScript sources); benchmarks pass the compiled dist/main.js. */
+/**
+ * `entry` defaults to the CLI (the TypeScript sources), run by this Node; benchmarks pass the compiled
+ * dist/main.js. An entry that is not a .ts/.js file is run as a program itself, with `args`.
+ */
 export function startReceiver(args: string[], env: Record<string, string> = {}, entry = CLI): ReceiverProcess {
-  const child = spawn(process.execPath, [entry, ...args], {
+  const script = entry === CLI || /\.(ts|js)$/.test(entry);
+  const child = spawn(script ? process.execPath : entry, script ? [entry, ...args] : args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', ...env },
   });

@@ -1,0 +1,26 @@
+# oomkill-receiver image. Build: docker build -t ghcr.io/oomkill-receiver/oomkill-receiver:0.1.0 .
+# The build steps are scripts/build-image-tree.sh, which CI also runs outside Docker.
+
+FROM node:24-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make pkg-config ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+# vmlinux.h is generated from BTF: the build host's (/sys/kernel/btf/vmlinux), or pass BTF_SOURCE.
+ARG BTF_SOURCE=/sys/kernel/btf/vmlinux
+RUN BTF_SOURCE=$BTF_SOURCE scripts/build-image-tree.sh /image
+
+FROM node:24-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g libcap2-bin \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /image /app
+# The loader alone gets the capabilities to load BPF; the Node process runs unprivileged.
+RUN setcap cap_bpf,cap_perfmon,cap_sys_resource+p /app/bpf/.output/oomkill-loader
+USER 65532:65532
+ENV NODE_ENV=production
+ENTRYPOINT ["node", "/app/bin/oomkill-receiver"]
+CMD ["run"]
