@@ -22,6 +22,8 @@ import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import { createPipeline } from './pipeline.ts';
 import { createBpfSource } from './sources/bpf-source.ts';
+import { createCgroupSource } from './sources/cgroup-source.ts';
+import { createKmsgSource } from './sources/kmsg-source.ts';
 import { startFirstWorking } from './sources/select.ts';
 import type { Source } from './sources/source.ts';
 import { supervise } from './sources/supervisor.ts';
@@ -108,9 +110,14 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
     ringbufKib: config.bpf.ringbufKib,
     statsIntervalMs: config.bpf.statsIntervalMs,
   }, logger.child({ source: 'bpf' }));
-  const all: Record<string, () => Source> = { bpf };
+  const kmsg = (): Source => createKmsgSource({ path: config.kmsg.path, replay: config.kmsg.replay }, logger.child({ source: 'kmsg' }));
+  const cgroup = (): Source => createCgroupSource({
+    ...(config.cgroup.root !== undefined && { root: config.cgroup.root }),
+    pollIntervalMs: config.cgroup.pollIntervalMs,
+  }, logger.child({ source: 'cgroup' }));
+  const all: Record<string, () => Source> = { bpf, kmsg, cgroup };
   const order = config.source === 'auto' ? ['bpf', 'kmsg', 'cgroup'] : [config.source];
-  return order.filter((name) => all[name] !== undefined).map((name) => (all[name] as () => Source)());
+  return order.map((name) => (all[name] as () => Source)());
 }
 
 async function createEnricher(config: Readonly<Config>, exporter: KillExporter, logger: Logger): Promise<Enricher> {

@@ -122,9 +122,10 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
           proc.on('close', (code, signal) => {
             clearTimeout(timer);
             for (const item of decoder.end()) handle(item);
-            const why = stderrLines.at(-1) ?? 'no message';
             const reason = code !== null ? (EXIT_REASONS[code] ?? `exit code ${code}`) : `signal ${signal}`;
-            if (hello === undefined) reject(new Error(`bpf: ${reason}: ${why}`));
+            // The loader's last line names the cause precisely ("no BTF at ...", "not permitted: ...").
+            const why = stderrLines.at(-1) ?? reason;
+            if (hello === undefined) reject(new Error(`bpf: ${why}`));
             else if (!stopping) {
               const stopped = new Error(`bpf: the loader stopped (${reason}): ${why}`);
               if (handlers.onStopped) handlers.onStopped(stopped);

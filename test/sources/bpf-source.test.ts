@@ -98,7 +98,7 @@ describeKernel('bpf source on this kernel', () => {
 
   it('fails to start with the loader\'s reason when there is no BTF', async () => {
     source = createBpfSource({ loaderPath: LOADER_PATH, btfPath: '/nonexistent/vmlinux' }, silentLogger);
-    await expect(source.start(handlers)).rejects.toThrow(/^bpf: no BTF: no BTF at \/nonexistent\/vmlinux/);
+    await expect(source.start(handlers)).rejects.toThrow(/^bpf: no BTF at \/nonexistent\/vmlinux/);
   });
 
   it('fails to start with a clear error when the loader binary is missing', async () => {

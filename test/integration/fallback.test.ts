@@ -1,0 +1,37 @@
+// --source auto on a node where BPF cannot run: the receiver falls back to the kernel log, says why in
+// one line, and still exports every kill with its pod attribution.
+import { afterEach, expect, it } from 'vitest';
+import { Attr, Sem } from '../../src/attributes.ts';
+import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { describeKernel } from '../support/kernel.ts';
+import { startOtlpReceiver } from '../support/otlp-receiver.ts';
+import { startReceiver } from '../support/receiver-process.ts';
+
+describeKernel('--source auto without BPF', () => {
+  let cgroup: ScratchCgroup | undefined;
+  afterEach(async () => {
+    await cgroup?.remove();
+    cgroup = undefined;
+  });
+
+  it('falls back to /dev/kmsg, says why, and exports the kill with its pod', async () => {
+    const collector = await startOtlpReceiver();
+    const receiver = startReceiver(['run', '--btf', '/nonexistent/vmlinux'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
+    try {
+      const line = await receiver.waitForLine(/"source: kmsg/);
+      expect(JSON.parse(line).msg).toBe('source: kmsg, /dev/kmsg from the end of the buffer (not bpf: no BTF at /nonexistent/vmlinux (No such file or directory): this kernel cannot run CO-RE programs; use the kmsg or cgroup source)');
+      await new Promise((r) => setTimeout(r, 5500)); // let the kernel's report rate limit reset (10 per 5 s)
+      cgroup = await createScratchCgroup({ parentName: `oomkill-test-fallback-${process.pid}`, limitMiB: 48 });
+      const hog = startHog(cgroup.dir);
+      await hog.exited;
+      const [record] = await collector.waitForLogRecords(1, 10_000, (r) => r.attributes[Sem.processPid] === hog.pid);
+      expect(record?.attributes).toMatchObject({ [Attr.source]: 'kmsg', [Attr.cgroupPath]: cgroup.path });
+      expect(record?.resource).toMatchObject({ [Sem.k8sPodUid]: cgroup.podUid, [Sem.containerId]: cgroup.containerId });
+      await collector.waitForCounter('oomkill.kills', 1, 5000, { [Attr.source]: 'kmsg' });
+    } finally {
+      expect(await receiver.stop()).toBe(0);
+      await collector.stop();
+    }
+  });
+});
