@@ -31,7 +31,7 @@ export interface Config {
     podLabels: string[];
     podAnnotations: string[];
   };
-  export: { mode: 'otlp' | 'console'; logDelayMs: number; metricIntervalMs: number };
+  export: { mode: 'otlp' | 'console'; metricIntervalMs: number; spoolDir?: string; maxSpooled: number };
   /** host:port of the /healthz and /readyz endpoint; undefined: not served. */
   health?: { host: string; port: number };
   logLevel: (typeof LOG_LEVELS)[number];
@@ -65,7 +65,8 @@ export const SETTINGS = {
   podLabels: { flag: 'pod-labels', env: 'OOMKILL_POD_LABELS', kind: 'string', help: 'pod labels to export as k8s.pod.label.<key>, comma-separated' },
   podAnnotations: { flag: 'pod-annotations', env: 'OOMKILL_POD_ANNOTATIONS', kind: 'string', help: 'pod annotations to export as k8s.pod.annotation.<key>, comma-separated' },
   console: { flag: 'console', kind: 'boolean', help: 'print kills on stdout even when an OTLP endpoint is configured' },
-  exportDelayMs: { flag: 'export-delay-ms', env: 'OOMKILL_EXPORT_DELAY_MS', kind: 'string', help: 'log record batch delay (default 5)' },
+  spoolDir: { flag: 'spool-dir', env: 'OOMKILL_SPOOL_DIR', kind: 'string', help: 'keep undelivered kills on disk here, across outages and restarts (default: in memory only)' },
+  maxSpooled: { flag: 'max-spooled', env: 'OOMKILL_MAX_SPOOLED', kind: 'string', help: 'undelivered kills kept at most; past it the oldest are dropped and counted (default 10000)' },
   healthAddr: { flag: 'health-addr', env: 'OOMKILL_HEALTH_ADDR', kind: 'string', help: 'serve /healthz and /readyz here, e.g. :8089 (default: not served)' },
   logLevel: { flag: 'log-level', env: 'OOMKILL_LOG_LEVEL', kind: 'string', help: 'debug | info | warn | error (default info); diagnostics go to stderr' },
   demoLimitMib: { flag: 'demo-limit-mib', kind: 'string', help: 'demo: the scratch cgroup\'s memory limit (default 64)' },
@@ -202,8 +203,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     export: {
       mode: otlpConfigured && !flag('console') ? 'otlp' : 'console',
-      logDelayMs: integer('exportDelayMs', 5, 0, 60_000),
       metricIntervalMs,
+      ...(value('spoolDir') !== undefined && { spoolDir: value('spoolDir') }),
+      maxSpooled: integer('maxSpooled', 10_000, 1, 10_000_000),
     },
     ...(health !== undefined && { health }),
     logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),

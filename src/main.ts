@@ -16,6 +16,7 @@ import { ConsoleCounterExporter, ConsoleKillLogExporter } from './export/console
 import type { KillExporter } from './export/kill-exporter.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
 import { createOtelExporter } from './export/otel-exporter.ts';
+import { Spool } from './export/spool.ts';
 import { startHealthServer } from './health.ts';
 import type { HealthServer } from './health.ts';
 import { createLogger } from './log.ts';
@@ -151,14 +152,25 @@ async function createEnricher(config: Readonly<Config>, exporter: KillExporter, 
 function createExporter(config: Readonly<Config>, resource: Resource, logger: Logger): KillExporter {
   const otlp = config.export.mode === 'otlp';
   if (!otlp) logger.info('no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): printing kills on stdout');
-  return createOtelExporter({
+  const consoleExporter = new ConsoleKillLogExporter();
+  let connections = 0;
+  let dropped: ((count: number) => void) | undefined;
+  const spool = config.export.spoolDir !== undefined
+    ? new Spool({ dir: config.export.spoolDir, maxPending: config.export.maxSpooled, logger, onDropped: (count) => dropped?.(count) })
+    : undefined;
+  const exporter = createOtelExporter({
     agentResource: resource,
-    logExporter: otlp ? new OTLPLogExporter() : new ConsoleKillLogExporter(),
+    // The SDK's exporters read the OTEL_EXPORTER_OTLP_* variables (endpoint, headers, TLS, timeout) themselves.
+    // Each connection gets its own user agent: grpc-js pools subchannels by target and options, and a
+    // pooled one keeps the reconnect backoff of the outage, which would delay delivery after it.
+    createLogExporter: otlp ? () => new OTLPLogExporter({ userAgent: `oomkill-receiver/${VERSION} (connection ${++connections})` }) : () => consoleExporter,
     metricExporter: otlp ? new OTLPMetricExporter() : new ConsoleCounterExporter(),
-    logDelayMs: config.export.logDelayMs,
+    ...(spool && { spool }),
     metricIntervalMs: config.export.metricIntervalMs,
     logger,
   });
+  dropped = (count) => exporter.recordReceiverEvent('spool', 'dropped', count);
+  return exporter;
 }
 
 /** The agent's identity; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK's detector) win. */

@@ -14,7 +14,7 @@ const problems = (argv: string[], env: Record<string, string> = {}): string[] =>
 describe('loadConfig', () => {
   it('defaults to running the best source and printing to the console', () => {
     const config = loadConfig([], {});
-    expect(config).toMatchObject({ command: 'run', source: 'auto', export: { mode: 'console', logDelayMs: 5 }, kubernetes: { enabled: false } });
+    expect(config).toMatchObject({ command: 'run', source: 'auto', export: { mode: 'console', maxSpooled: 10_000 }, kubernetes: { enabled: false } });
     expect(config.bpf.loaderPath).toMatch(/bpf\/\.output\/oomkill-loader$/);
     expect(config.health).toBeUndefined();
   });

@@ -11,45 +11,59 @@ import type { Logger as OtelLogger } from '@opentelemetry/api-logs';
 import type { Counter } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import type { LogRecordExporter, LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Attr, EVENT_NAME, INSTRUMENTATION_SCOPE, Metric } from '../attributes.ts';
 import type { Attributes } from '../enrichment/enricher.ts';
 import type { Logger } from '../log.ts';
 import type { LostKills } from '../sources/source.ts';
+import { DeliveryProcessor } from './delivery-processor.ts';
 import type { KillExporter } from './kill-exporter.ts';
 import { killAttributes, killBody, killCounterAttributes } from './kill-record.ts';
 import type { EnrichedKill } from './kill-record.ts';
+import type { Spool } from './spool.ts';
 
 export interface OtelExporterOptions {
   /** The agent's own identity: service.name, service.version, host.name, k8s.node.name. */
   agentResource: Resource;
-  logExporter: LogRecordExporter;
+  /** Makes the log record exporter (again after each failed attempt: a fresh connection). */
+  createLogExporter(): LogRecordExporter;
   metricExporter: PushMetricExporter;
-  /**
-   * How the log records reach the exporter. Default: a batch processor with `logDelayMs` delay.
-   * The delivery layer passes its own, which retries and spools.
-   */
-  logProcessor?: LogRecordProcessor;
-  /** Batch delay for log records (default 5 ms: a kill must not wait the SDK's default second). */
-  logDelayMs?: number;
+  /** Where undelivered kills wait, across outages and restarts; without it they wait in memory only. */
+  spool?: Spool;
   /** Periodic metric export interval (default 10 000 ms). */
   metricIntervalMs?: number;
   /** After a kill, counters are exported this soon rather than at the next interval (default 100 ms). */
   metricFlushDelayMs?: number;
   /** Distinct victim Resources kept (default 256; more only costs a new provider per kill). */
   maxVictimResources?: number;
+  /** Records held in memory while the endpoint is down (default 2000); the rest wait in the spool. */
+  maxQueue?: number;
   logger: Logger;
 }
 
 export function createOtelExporter(options: OtelExporterOptions): KillExporter {
-  const processor = options.logProcessor ?? new BatchLogRecordProcessor({
-    exporter: options.logExporter,
-    scheduledDelayMillis: options.logDelayMs ?? 5,
-    maxExportBatchSize: 512,
-    maxQueueSize: 4096,
+  const { spool } = options;
+  let emit: (kill: EnrichedKill) => void;
+  const processor = new DeliveryProcessor({
+    createExporter: options.createLogExporter,
+    ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
+    logger: options.logger,
+    onDelivered: (ids) => {
+      spool?.ack(ids);
+      receiverEvents.add(ids.length, { [Attr.stage]: 'export', [Attr.outcome]: 'delivered' });
+    },
+    onRejected: (ids) => {
+      spool?.drop(ids);
+      receiverEvents.add(ids.length, { [Attr.stage]: 'export', [Attr.outcome]: 'rejected' });
+    },
+    onRetry: (count) => receiverEvents.add(count, { [Attr.stage]: 'export', [Attr.outcome]: 'retried' }),
+    // Records that did not fit in memory wait in the spool: send them now that there is room.
+    onBacklog: () => {
+      for (const kill of spool?.pending() ?? []) if (!processor.isQueued(kill.kill.eventId)) emit(kill);
+    },
   });
   const agentAttributes = options.agentResource.attributes;
   const maxResources = options.maxVictimResources ?? 256;
@@ -90,18 +104,34 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     return logger;
   };
 
+  emit = (enriched: EnrichedKill): void => {
+    loggerFor(enriched.enrichment.resource).emit({
+      eventName: EVENT_NAME,
+      timestamp: nanosToHrTime(enriched.kill.timeUnixNano),
+      observedTimestamp: nanosToHrTime(enriched.kill.observedUnixNano),
+      severityNumber: SeverityNumber.WARN,
+      severityText: 'WARN',
+      body: killBody(enriched),
+      attributes: killAttributes(enriched),
+    });
+  };
+
+  // Kills a previous process spooled but never saw delivered go out first, under their own event ids.
+  const replayed = spool?.pending() ?? [];
+  if (replayed.length > 0) {
+    for (const kill of replayed) emit(kill);
+    receiverEvents.add(replayed.length, { [Attr.stage]: 'spool', [Attr.outcome]: 'replayed' });
+  }
+
   return {
     exportKill(enriched: EnrichedKill): void {
       try {
-        loggerFor(enriched.enrichment.resource).emit({
-          eventName: EVENT_NAME,
-          timestamp: nanosToHrTime(enriched.kill.timeUnixNano),
-          observedTimestamp: nanosToHrTime(enriched.kill.observedUnixNano),
-          severityNumber: SeverityNumber.WARN,
-          severityText: 'WARN',
-          body: killBody(enriched),
-          attributes: killAttributes(enriched),
-        });
+        // On disk before it is sent: a kill this process has seen survives its crash.
+        if (spool) {
+          spool.add(enriched);
+          receiverEvents.add(1, { [Attr.stage]: 'spool', [Attr.outcome]: 'spooled' });
+        }
+        emit(enriched);
         kills.add(1, killCounterAttributes(enriched));
         flushMetricsSoon();
       } catch (error) {
@@ -121,6 +151,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     async shutdown(): Promise<void> {
       clearTimeout(flushTimer);
       await Promise.allSettled([processor.shutdown(), meterProvider.shutdown()]);
+      spool?.close();
     },
   };
 }
