@@ -22,6 +22,8 @@ export interface Config {
   bpf: { loaderPath: string; hooks: string; btfPath?: string; ringbufKib: number; statsIntervalMs: number };
   kmsg: { path: string; replay: boolean };
   cgroup: { root?: string; pollIntervalMs: number };
+  /** How often kernel OOM counters are compared with the kills seen; 0: never. */
+  reconcileIntervalMs: number;
   nodeName: string;
   kubernetes: {
     enabled: boolean;
@@ -57,6 +59,7 @@ export const SETTINGS = {
   kmsgReplay: { flag: 'kmsg-replay', env: 'OOMKILL_KMSG_REPLAY', kind: 'boolean', help: 'kmsg source: also report kills still in the kernel log at start' },
   cgroupRoot: { flag: 'cgroup-root', env: 'OOMKILL_CGROUP_ROOT', kind: 'string', help: 'cgroup source: the memory controller root (default: detected)' },
   cgroupPollMs: { flag: 'cgroup-poll-ms', env: 'OOMKILL_CGROUP_POLL_MS', kind: 'string', help: 'cgroup source: poll interval on cgroup v1 (default 1000)' },
+  reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 5000)' },
   nodeName: { flag: 'node-name', env: 'NODE_NAME', kind: 'string', help: 'this node (default the host name; set from the downward API)' },
   kubernetes: { flag: 'kubernetes', env: 'OOMKILL_KUBERNETES', kind: 'string', help: 'auto | on | off: look up pods in the API server (auto: in a cluster or with a kubeconfig)' },
   kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file (default: in-cluster service account)' },
@@ -192,6 +195,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     kmsg: { path: value('kmsgPath') ?? '/dev/kmsg', replay: flag('kmsgReplay') },
     cgroup: { ...(value('cgroupRoot') !== undefined && { root: value('cgroupRoot') }), pollIntervalMs: integer('cgroupPollMs', 1000, 10, 600_000) },
+    reconcileIntervalMs: integer('reconcileMs', 5000, 0, 3_600_000),
     nodeName: value('nodeName') ?? hostname(),
     kubernetes: {
       enabled: kubernetesSwitch === 'on' || (kubernetesSwitch === 'auto' && (inCluster || kubeconfig !== undefined)),

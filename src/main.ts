@@ -22,6 +22,11 @@ import type { HealthServer } from './health.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import { createPipeline } from './pipeline.ts';
+import type { Pipeline } from './pipeline.ts';
+import { CgroupCounters } from './sources/cgroup-counters.ts';
+import { Reconciler } from './sources/reconciler.ts';
+import type { OomKill, SourceName } from './event.ts';
+import { join } from 'node:path';
 import { createBpfSource } from './sources/bpf-source.ts';
 import { createCgroupSource } from './sources/cgroup-source.ts';
 import { createKmsgSource } from './sources/kmsg-source.ts';
@@ -59,8 +64,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let demoWatcher: ((kill: EnrichedKill) => void) | undefined;
   const pipeline = createPipeline({ enricher, exporter, logger, onExported: (kill) => demoWatcher?.(kill) });
 
+  let stopReconciler: (() => void) | undefined;
   const shutdown = async (): Promise<void> => {
     health?.setReady(false, 'shutting down');
+    stopReconciler?.();
     const work = (async () => {
       await source?.stop();
       await pipeline.drain();
@@ -80,8 +87,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         onRunningChange: (running, reason) => health?.setReady(running, reason),
       }, logger),
     );
-    const started = await startFirstWorking(candidates, pipeline, logger);
+    // Reconciliation starts before the sources, so that its baseline precedes every kill they report.
+    let reconciler = config.source === 'cgroup' ? undefined : createReconciler(config, pipeline, config.source === 'kmsg' ? 'kmsg' : 'bpf', logger);
+    const handlers = { ...pipeline, onKill: (kill: OomKill) => (reconciler?.noteSeen(kill), pipeline.onKill(kill)) };
+    const started = await startFirstWorking(candidates, handlers, logger);
     source = started.source;
+    if (started.info.name !== 'bpf' && config.source === 'auto') {
+      // A fallback source: kmsg names no cgroup for rate-limited reports, and the cgroup source is the counters.
+      reconciler?.stop();
+      reconciler = started.info.name === 'kmsg' ? createReconciler(config, pipeline, 'kmsg', logger) : undefined;
+    }
+    reconciler?.start();
+    stopReconciler = () => reconciler?.stop();
     health?.setReady(true);
 
     if (config.command === 'demo') {
@@ -119,6 +136,18 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
   const all: Record<string, () => Source> = { bpf, kmsg, cgroup };
   const order = config.source === 'auto' ? ['bpf', 'kmsg', 'cgroup'] : [config.source];
   return order.map((name) => (all[name] as () => Source)());
+}
+
+function createReconciler(config: Readonly<Config>, pipeline: Pipeline, source: SourceName, logger: Logger): Reconciler | undefined {
+  if (config.reconcileIntervalMs === 0) return undefined;
+  return new Reconciler({
+    // Per cgroup only with the bpf source: it always knows the victim's cgroup.
+    ...(source === 'bpf' && { counters: new CgroupCounters(config.cgroup.root !== undefined ? { root: config.cgroup.root } : {}) }),
+    ...(config.export.spoolDir !== undefined && { statePath: join(config.export.spoolDir, 'reconcile.json') }),
+    intervalMs: config.reconcileIntervalMs,
+    onMissed: (count, cgroupPath) => pipeline.recordMissed(count, cgroupPath, source),
+    logger: logger.child({ stage: 'reconcile' }),
+  });
 }
 
 async function createEnricher(config: Readonly<Config>, exporter: KillExporter, logger: Logger): Promise<Enricher> {

@@ -2,16 +2,23 @@
 // It is the source's handlers; it never throws back into a source.
 import { parseCgroupPath } from './enrichment/cgroup-path.ts';
 import type { Enricher } from './enrichment/enricher.ts';
-import type { OomKill } from './event.ts';
+import type { OomKill, SourceName } from './event.ts';
 import type { KillExporter } from './export/kill-exporter.ts';
+import { killCounterAttributes } from './export/kill-record.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
+import { Attr, Sem } from './attributes.ts';
 import type { Logger } from './log.ts';
 import type { LostKills, SourceHandlers } from './sources/source.ts';
 
 export interface Pipeline extends SourceHandlers {
+  /** Kills the kernel counted in a cgroup (or the node) that no source delivered: the missed-kills counter. */
+  recordMissed(count: number, cgroupPath: string | undefined, source: SourceName): void;
   /** Resolves when every kill handed in so far has been passed to the exporter. */
   drain(): Promise<void>;
 }
+
+/** The shape of a kill nobody saw: no process, only where it happened. */
+const MISSED: OomKill = { source: 'bpf', eventId: '', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'unknown', constraintInferred: true, victim: {}, memory: {}, cgroup: { pathTruncated: false } };
 
 export function createPipeline(deps: {
   enricher: Enricher;
@@ -54,6 +61,23 @@ export function createPipeline(deps: {
     onProblem(problem: Error): void {
       logger.warn(problem.message, { cause: problem.cause });
       exporter.recordReceiverEvent('source', 'problem');
+    },
+    recordMissed(count: number, cgroupPath: string | undefined, source: SourceName): void {
+      const work = (async () => {
+        const identity = parseCgroupPath(cgroupPath);
+        const enrichment = await enricher.enrich(identity).catch(() => ({ resource: {} }));
+        // The counter's attributes for the cgroup's container, as a kill there would have had.
+        const attributes = killCounterAttributes({ kill: { ...MISSED, cgroup: { ...(cgroupPath !== undefined && { path: cgroupPath }), pathTruncated: false } }, identity, enrichment });
+        delete attributes[Attr.source];
+        delete attributes[Attr.constraint];
+        // Missed kills are rare: the pod UID and container ID are affordable here, and say where even
+        // when the Kubernetes names are unknown.
+        if (identity.podUid !== undefined) attributes[Sem.k8sPodUid] = identity.podUid;
+        if (identity.containerId !== undefined) attributes[Sem.containerId] = identity.containerId;
+        exporter.recordLost({ source, count, reason: 'reconciliation' }, attributes);
+      })();
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
     },
     async drain(): Promise<void> {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);

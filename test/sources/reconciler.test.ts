@@ -1,0 +1,52 @@
+// Reconciliation against the kernel's own counters, with real OOM kills that no source reported.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { createScratchCgroup, memoryController, startHog } from '../../src/demo/scratch-cgroup.ts';
+import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import type { OomKill } from '../../src/event.ts';
+import { silentLogger } from '../../src/log.ts';
+import { CgroupCounters } from '../../src/sources/cgroup-counters.ts';
+import { Reconciler } from '../../src/sources/reconciler.ts';
+import { describeKernel } from '../support/kernel.ts';
+
+describeKernel('reconciler on this machine', () => {
+  let cgroup: ScratchCgroup | undefined;
+  afterEach(async () => {
+    await cgroup?.remove();
+    cgroup = undefined;
+  });
+
+  it('reports, per cgroup, the kills the kernel counted and nobody saw, once, across a restart', async () => {
+    const parentName = `oomkill-test-reconcile-${process.pid}`;
+    cgroup = await createScratchCgroup({ parentName, limitMiB: 32 });
+    const counters = new CgroupCounters({ root: join(memoryController()!.root, parentName), match: () => true });
+    const statePath = join(mkdtempSync(join(tmpdir(), 'reconcile-')), 'state.json');
+    const missed: Array<[number, string | undefined]> = [];
+    const make = () => new Reconciler({ counters, statePath, onMissed: (n, p) => missed.push([n, p]), logger: silentLogger });
+    const first = make();
+
+    for (let i = 0; i < 5; i++) await startHog(cgroup.dir).exited; // nobody sees these
+    const seen: OomKill = { source: 'bpf', eventId: 'x', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'memcg', constraintInferred: true, victim: {}, memory: {}, cgroup: { path: cgroup.path, pathTruncated: false } };
+    for (let i = 0; i < 3; i++) {
+      await startHog(cgroup.dir).exited;
+      first.noteSeen(seen); // ...and these three a source did see
+    }
+    first.check(); // reads the kernel; what it read is compared at the next check
+    expect(missed).toEqual([]);
+    first.check();
+    expect(missed).toEqual([[5, cgroup.path]]);
+    first.check();
+    expect(missed).toHaveLength(1);
+
+    // A new receiver after a restart remembers what was accounted for: nothing is reported twice,
+    // and kills made while it was down are.
+    for (let i = 0; i < 2; i++) await startHog(cgroup.dir).exited;
+    const second = make();
+    second.check();
+    second.check();
+    expect(missed).toEqual([[5, cgroup.path], [2, cgroup.path]]);
+    expect(cgroup.oomKills()).toBe(10);
+  });
+});
