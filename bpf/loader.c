@@ -18,10 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "oomkill.h"
@@ -38,6 +42,7 @@ _Static_assert(sizeof(struct oomkill_kill) == OOMKILL_KILL_SIZE, "kill layout");
 #define EXIT_NO_BTF 3
 #define EXIT_NOT_PERMITTED 4
 #define EXIT_NO_HOOK 5
+#define EXIT_PIN 6
 
 static const char *const hook_names[] = {
 	[OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS] = "fentry/oom_kill_process",
@@ -56,6 +61,8 @@ struct options {
 	unsigned int group_window_us;
 	bool check_only;
 	bool verbose;
+	const char *pin_dir; /* bpffs directory to pin the link and maps in; NULL: nothing outlives us */
+	bool unpin;
 };
 
 static volatile sig_atomic_t stopping;
@@ -147,6 +154,10 @@ static void usage(FILE *out)
 		"  --group-window-us N    mark_victim hooks: victims marked this close together by one task\n"
 		"                         are one OOM (default 1000)\n"
 		"  --check                load (CO-RE relocation and verifier) without attaching, then exit\n"
+		"  --pin-dir DIR          keep the attached program and its ring buffer in this bpffs directory\n"
+		"                         after exit, and resume them at start: kills made while no receiver\n"
+		"                         runs wait in the ring buffer\n"
+		"  --unpin                with --pin-dir: detach and remove what is pinned there, then exit\n"
 		"  --verbose              libbpf's debug output on stderr\n");
 }
 
@@ -196,6 +207,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "ringbuf-kib", required_argument, NULL, 'r' }, { "stats-interval-ms", required_argument, NULL, 's' },
 		{ "group-window-us", required_argument, NULL, 'g' }, { "check", no_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },		{ "help", no_argument, NULL, 'H' },
+		{ "pin-dir", required_argument, NULL, 'p' },	{ "unpin", no_argument, NULL, 'u' },
 		{ 0 },
 	};
 	char hooks_auto[] = "auto";
@@ -239,6 +251,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'u':
+			o->unpin = true;
+			break;
 		case 'H':
 			usage(stdout);
 			exit(0);
@@ -249,6 +267,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		say("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (o->unpin && !o->pin_dir) {
+		say("--unpin needs --pin-dir");
 		return -1;
 	}
 	return 0;
@@ -361,15 +383,26 @@ static __u64 clock_ns(clockid_t id)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
-static int write_stats(struct oomkill_bpf *skel)
+/* The program's .bss, read through its map: the same for a program we loaded and for a pinned one. */
+static int read_bss(int bss_fd, struct oomkill_bpf__bss *bss)
 {
-	struct oomkill_stats s = {
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(bss_fd, &zero, bss);
+}
+
+static int write_stats(int bss_fd)
+{
+	struct oomkill_bpf__bss bss = {};
+	struct oomkill_stats s;
+
+	read_bss(bss_fd, &bss);
+	s = (struct oomkill_stats){
 		.realtime_ns = clock_ns(CLOCK_REALTIME),
 		.boottime_ns = clock_ns(CLOCK_BOOTTIME),
-		.kills_seen = __atomic_load_n(&skel->bss->kills_seen, __ATOMIC_RELAXED),
-		.ringbuf_drops = __atomic_load_n(&skel->bss->ringbuf_drops, __ATOMIC_RELAXED),
+		.kills_seen = bss.kills_seen,
+		.ringbuf_drops = bss.ringbuf_drops,
 	};
-
 	return write_frame(OOMKILL_FRAME_STATS, &s, sizeof(s));
 }
 
@@ -400,7 +433,8 @@ static struct bpf_program *program_for(struct oomkill_bpf *skel, int hook)
 }
 
 /* Opens, loads and (unless check_only) attaches the one program of `hook`. */
-static struct oomkill_bpf *try_hook(const struct options *o, int hook, char *why, size_t why_len)
+static struct oomkill_bpf *try_hook(const struct options *o, int hook, struct bpf_link **link, char *why,
+				    size_t why_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
 	struct oomkill_bpf *skel;
@@ -426,7 +460,8 @@ static struct oomkill_bpf *try_hook(const struct options *o, int hook, char *why
 	}
 	if (o->check_only)
 		return skel;
-	if (!bpf_program__attach(program_for(skel, hook))) {
+	*link = bpf_program__attach(program_for(skel, hook));
+	if (!*link) {
 		snprintf(why, why_len, "attach: %s", strerror(errno));
 		goto fail;
 	}
@@ -434,6 +469,44 @@ static struct oomkill_bpf *try_hook(const struct options *o, int hook, char *why
 fail:
 	oomkill_bpf__destroy(skel);
 	return NULL;
+}
+
+static void pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+/* Pins the link and the two maps the next loader needs; on failure removes what it pinned. */
+static int pin_all(const char *dir, struct oomkill_bpf *skel, struct bpf_link *link)
+{
+	char events[PATH_MAX], bss[PATH_MAX], link_path[PATH_MAX];
+	int err;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	pin_path(events, sizeof(events), dir, "events");
+	pin_path(bss, sizeof(bss), dir, "bss");
+	pin_path(link_path, sizeof(link_path), dir, "link");
+	if ((err = bpf_map__pin(skel->maps.events, events)) || (err = bpf_map__pin(skel->maps.bss, bss)) ||
+	    (err = bpf_link__pin(link, link_path))) {
+		unlink(events);
+		unlink(bss);
+		unlink(link_path);
+		return err;
+	}
+	return 0;
+}
+
+static void unpin_all(const char *dir)
+{
+	const char *names[] = { "link", "events", "bss" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pin_path(path, sizeof(path), dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 int main(int argc, char **argv)
@@ -447,6 +520,9 @@ int main(int argc, char **argv)
 	size_t tried_len = 0;
 	const char *mark_victim_why;
 	const char *btf = "/sys/kernel/btf/vmlinux";
+	struct bpf_link *link = NULL;
+	int events_fd = -1, bss_fd = -1;
+	bool pinned = false;
 	__u64 next_stats;
 	int hook, exit_code = 1;
 
@@ -470,8 +546,38 @@ int main(int argc, char **argv)
 		say("not permitted: loading BPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN before 5.8)");
 		return EXIT_NOT_PERMITTED;
 	}
-	mark_victim_why = mark_victim_unusable(o.btf_path);
+	if (o.unpin) {
+		unpin_all(o.pin_dir);
+		say("unpinned %s: the program is detached", o.pin_dir);
+		return 0;
+	}
+	/* A pinned program outlives us: if we die with our reader, leave the ring buffer to the next loader
+	 * rather than consume records nobody will read. */
+	prctl(PR_SET_PDEATHSIG, o.pin_dir ? SIGKILL : SIGTERM);
 
+	if (o.pin_dir) {
+		char path[PATH_MAX];
+		struct oomkill_bpf__bss bss = {};
+
+		pin_path(path, sizeof(path), o.pin_dir, "link");
+		if (access(path, F_OK) == 0) {
+			pin_path(path, sizeof(path), o.pin_dir, "events");
+			events_fd = bpf_obj_get(path);
+			pin_path(path, sizeof(path), o.pin_dir, "bss");
+			bss_fd = bpf_obj_get(path);
+			if (events_fd < 0 || bss_fd < 0 || read_bss(bss_fd, &bss) || bss.attached_hook < HOOK_FIRST ||
+			    bss.attached_hook > HOOK_LAST) {
+				say("cannot resume what is pinned at %s (%s): remove it with --unpin", o.pin_dir,
+				    strerror(errno));
+				return EXIT_PIN;
+			}
+			hook = (int)bss.attached_hook;
+			say("resumed %s pinned at %s", hook_names[hook], o.pin_dir);
+			goto attached;
+		}
+	}
+
+	mark_victim_why = mark_victim_unusable(o.btf_path);
 	for (hook = HOOK_FIRST; hook <= HOOK_LAST && !skel; hook++) {
 		char why[768];
 
@@ -479,7 +585,7 @@ int main(int argc, char **argv)
 			continue;
 		if (hook >= OOMKILL_HOOK_TP_BTF_MARK_VICTIM && mark_victim_why)
 			snprintf(why, sizeof(why), "%s", mark_victim_why);
-		else if ((skel = try_hook(&o, hook, why, sizeof(why))))
+		else if ((skel = try_hook(&o, hook, &link, why, sizeof(why))))
 			break;
 		tried_len += (size_t)snprintf(tried + tried_len, sizeof(tried) - tried_len, "%s%s: %s",
 					      tried_len ? "; " : "", hook_names[hook], why);
@@ -499,8 +605,24 @@ int main(int argc, char **argv)
 		say("attached %s (before it: %s)", hook_names[hook], tried);
 	else
 		say("attached %s", hook_names[hook]);
+	skel->bss->attached_hook = (__u32)hook;
+	events_fd = bpf_map__fd(skel->maps.events);
+	bss_fd = bpf_map__fd(skel->maps.bss);
+	if (o.pin_dir) {
+		int err = pin_all(o.pin_dir, skel, link);
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_kill, NULL, NULL);
+		if (err) {
+			say("cannot pin in %s (%s): it must be a directory on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+			    o.pin_dir, strerror(-err));
+			exit_code = EXIT_PIN;
+			goto cleanup;
+		}
+		pinned = true;
+		say("pinned at %s: kills made while no receiver runs wait in the ring buffer", o.pin_dir);
+	}
+
+attached:
+	rb = ring_buffer__new(events_fd, on_kill, NULL, NULL);
 	if (!rb) {
 		say("ring buffer: %s", strerror(errno));
 		goto cleanup;
@@ -525,7 +647,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
-			if (write_stats(skel))
+			if (write_stats(bss_fd))
 				break;
 			next_stats += (__u64)o.stats_interval_ms * 1000000;
 		}
@@ -533,11 +655,21 @@ int main(int argc, char **argv)
 	/* Drain what the kernel already holds, then say how many kills were seen and dropped in all. */
 	if (!reader_gone) {
 		ring_buffer__consume(rb);
-		write_stats(skel);
+		write_stats(bss_fd);
 	}
 	exit_code = 0;
 cleanup:
 	ring_buffer__free(rb);
+	/* Pinned, the link stays attached after we close it; otherwise closing it detaches the program. */
+	if (pinned)
+		bpf_link__disconnect(link);
+	bpf_link__destroy(link);
 	oomkill_bpf__destroy(skel);
+	if (!skel) {
+		if (events_fd >= 0)
+			close(events_fd);
+		if (bss_fd >= 0)
+			close(bss_fd);
+	}
 	return exit_code;
 }

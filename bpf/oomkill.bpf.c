@@ -29,6 +29,8 @@ const volatile __u64 domain_margin_pages = 1024; /* usage this close to max coun
 /* Read by the loader; updated atomically because kills on different memcgs may run concurrently. */
 __u64 kills_seen = 0;
 __u64 ringbuf_drops = 0;
+/* Written by the loader after attaching: which hook a pinned program uses, for the next loader. */
+__u32 attached_hook = 0;
 /* Grouping state for the mark_victim hooks. Racy only between distinct OOMs, which never group anyway. */
 __u32 last_trigger_tid = 0;
 __u64 last_mark_ns = 0;

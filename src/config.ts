@@ -19,7 +19,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export interface Config {
   command: Command;
   source: SourceChoice;
-  bpf: { loaderPath: string; hooks: string; btfPath?: string; ringbufKib: number; statsIntervalMs: number };
+  bpf: { loaderPath: string; hooks: string; btfPath?: string; ringbufKib: number; statsIntervalMs: number; pinDir?: string };
   kmsg: { path: string; replay: boolean };
   cgroup: { root?: string; pollIntervalMs: number };
   /** How often kernel OOM counters are compared with the kills seen; 0: never. */
@@ -55,6 +55,7 @@ export const SETTINGS = {
   hook: { flag: 'hook', env: 'OOMKILL_HOOKS', kind: 'string', help: 'BPF hooks to try in order: auto or a list of fentry,kprobe,tp_btf,raw_tp' },
   btf: { flag: 'btf', env: 'OOMKILL_BTF_PATH', kind: 'string', help: 'kernel BTF (default /sys/kernel/btf/vmlinux)' },
   ringbufKib: { flag: 'ringbuf-kib', env: 'OOMKILL_RINGBUF_KIB', kind: 'string', help: 'BPF ring buffer size in KiB, a power of two (default 256)' },
+  pinDir: { flag: 'pin-dir', env: 'OOMKILL_PIN_DIR', kind: 'string', help: 'keep the BPF program and ring buffer pinned in this bpffs directory across restarts (e.g. /sys/fs/bpf/oomkill)' },
   kmsgPath: { flag: 'kmsg-path', env: 'OOMKILL_KMSG_PATH', kind: 'string', help: 'kernel log device for the kmsg source (default /dev/kmsg)' },
   kmsgReplay: { flag: 'kmsg-replay', env: 'OOMKILL_KMSG_REPLAY', kind: 'boolean', help: 'kmsg source: also report kills still in the kernel log at start' },
   cgroupRoot: { flag: 'cgroup-root', env: 'OOMKILL_CGROUP_ROOT', kind: 'string', help: 'cgroup source: the memory controller root (default: detected)' },
@@ -192,6 +193,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       ...(value('btf') !== undefined && { btfPath: value('btf') }),
       ringbufKib,
       statsIntervalMs: 1000,
+      ...(value('pinDir') !== undefined && { pinDir: value('pinDir') }),
     },
     kmsg: { path: value('kmsgPath') ?? '/dev/kmsg', replay: flag('kmsgReplay') },
     cgroup: { ...(value('cgroupRoot') !== undefined && { root: value('cgroupRoot') }), pollIntervalMs: integer('cgroupPollMs', 1000, 10, 600_000) },

@@ -125,6 +125,7 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
     loaderPath: config.bpf.loaderPath,
     hooks: config.bpf.hooks,
     ...(config.bpf.btfPath !== undefined && { btfPath: config.bpf.btfPath }),
+    ...(config.bpf.pinDir !== undefined && { pinDir: config.bpf.pinDir }),
     ringbufKib: config.bpf.ringbufKib,
     statsIntervalMs: config.bpf.statsIntervalMs,
   }, logger.child({ source: 'bpf' }));

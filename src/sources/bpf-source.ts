@@ -21,6 +21,11 @@ export interface BpfSourceOptions {
   ringbufKib?: number;
   /** How often the loader reports its kernel-side counters (default 1000 ms). */
   statsIntervalMs?: number;
+  /**
+   * A bpffs directory where the attached program and its ring buffer stay pinned after the loader exits,
+   * and are resumed by the next one: kills made while no receiver runs wait there instead of being lost.
+   */
+  pinDir?: string;
   /** How long the loader may take to load and attach before start() gives up (default 15 s). */
   startTimeoutMs?: number;
   /** Seam for tests: how the loader is started. */
@@ -33,6 +38,7 @@ const EXIT_REASONS: Record<number, string> = {
   3: 'no BTF',
   4: 'not permitted',
   5: 'no hook could attach',
+  6: 'cannot pin',
 };
 
 /** A page counter at or above this is the kernel's "no limit" (PAGE_COUNTER_MAX). */
@@ -53,6 +59,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
       if (options.btfPath !== undefined) args.push('--btf', options.btfPath);
       if (options.ringbufKib !== undefined) args.push('--ringbuf-kib', String(options.ringbufKib));
       if (options.statsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.statsIntervalMs));
+      if (options.pinDir !== undefined) args.push('--pin-dir', options.pinDir);
 
       const proc = spawn(options.loaderPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
@@ -80,7 +87,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
               hello = item;
               converter = new KillConverter(item);
               clearTimeout(timer);
-              resolve({ name: 'bpf', detail: `${item.hook} on Linux ${item.kernelRelease}` });
+              resolve({ name: 'bpf', detail: `${item.hook} on Linux ${item.kernelRelease}${options.pinDir !== undefined ? `, pinned at ${options.pinDir}` : ''}` });
               return;
             case 'stats': {
               converter?.updateClock(item.realtimeNs, item.boottimeNs);

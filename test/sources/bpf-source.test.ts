@@ -120,3 +120,36 @@ describeKernel('bpf source on this kernel', () => {
     }
   });
 });
+
+describeKernel('bpf source pinned in bpffs', () => {
+  it('keeps kills made while no loader runs in the pinned ring buffer, for the next one', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const pinDir = `/sys/fs/bpf/oomkill-test-${process.pid}`;
+    // bpffs must be mounted for pinning; mount it if this machine has not (as Kubernetes nodes have).
+    if (!execFileSync('mount', { encoding: 'utf8' }).includes(' /sys/fs/bpf type bpf')) execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+    const cgroup = await createScratchCgroup({ parentName: `oomkill-test-pin-${process.pid}`, limitMiB: 32 });
+    const kills: OomKill[] = [];
+    const handlers = { onKill: (k: OomKill) => kills.push(k), onLost: () => {}, onProblem: () => {} };
+    try {
+      const first = createBpfSource({ loaderPath: LOADER_PATH, pinDir }, silentLogger);
+      expect((await first.start(handlers)).detail).toMatch(new RegExp(`pinned at ${pinDir}$`));
+      await first.stop();
+      const whileDown = [];
+      for (let i = 0; i < 3; i++) {
+        const hog = startHog(cgroup.dir);
+        await hog.exited;
+        whileDown.push(hog.pid);
+      }
+      expect(kills).toEqual([]);
+      const second = createBpfSource({ loaderPath: LOADER_PATH, pinDir }, silentLogger);
+      await second.start(handlers);
+      await expect.poll(() => kills.map((k) => k.victim.pid)).toEqual(whileDown);
+      await second.stop();
+    } finally {
+      execFileSync(LOADER_PATH, ['--pin-dir', pinDir, '--unpin'], { stdio: 'ignore' });
+      await cgroup.remove();
+    }
+    expect(existsSync(pinDir)).toBe(false);
+  });
+});
