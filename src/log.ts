@@ -1,6 +1,8 @@
 // The receiver's own diagnostics: one JSON object per line on stderr. OOM events never go here;
 // they are the product and leave as OTLP (or through the console exporter on stdout).
 
+import { safeJson } from './safe-json.ts';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -21,7 +23,7 @@ export function createLogger(
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[level] < minimum) return;
     const record = { time: new Date().toISOString(), level, msg, ...base, ...fields };
-    write(`${JSON.stringify(record, errorReplacer)}\n`);
+    write(`${safeJson(record, errorReplacer)}\n`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

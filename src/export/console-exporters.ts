@@ -6,6 +6,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { safeJson } from '../safe-json.ts';
 
 type Write = (text: string) => void;
 const stdout: Write = (text) => process.stdout.write(text);
@@ -24,7 +25,7 @@ export class ConsoleKillLogExporter implements LogRecordExporter {
         resource: record.resource.attributes,
         attributes: record.attributes,
       };
-      this.#write(`${time} ${record.severityText ?? ''} ${String(record.body)}\n  ${JSON.stringify(detail)}\n`);
+      this.#write(`${time} ${record.severityText ?? ''} ${String(record.body)}\n  ${safeJson(detail)}\n`);
     }
     done({ code: ExportResultCode.SUCCESS });
   }
@@ -46,7 +47,7 @@ export class ConsoleCounterExporter implements PushMetricExporter {
       for (const metric of scope.metrics) {
         if (metric.dataPointType !== DataPointType.SUM) continue;
         for (const point of metric.dataPoints) {
-          const series = `${metric.descriptor.name}${JSON.stringify(point.attributes)}`;
+          const series = `${metric.descriptor.name}${safeJson(point.attributes)}`;
           const value = point.value as number;
           if (this.#printed.get(series) === value) continue;
           this.#printed.set(series, value);

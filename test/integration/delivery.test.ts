@@ -66,6 +66,31 @@ describeKernel('delivery through a collector outage', () => {
     expect(receiver.stderrLines().filter((l) => l.includes('rejected OOM kill records'))).toHaveLength(1);
   }, 60_000);
 
+  it('never writes the OTLP headers or the Kubernetes token to its logs, even when everything fails', async () => {
+    const { startFakeApiServer } = await import('../support/fake-apiserver.ts');
+    const api = await startFakeApiServer();
+    api.setDown(true);
+    collector = await startOtlpReceiver();
+    collector.setBehaviour('invalid-argument');
+    receiver = startReceiver(['run', '--source', 'bpf', '--kubeconfig', api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kc-'))), '--log-level', 'debug'], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer s3cr3t-otlp-token,x-api-key=s3cr3t-api-key',
+      OTEL_METRIC_EXPORT_INTERVAL: '200',
+    });
+    try {
+      await receiver.waitForLine(/"source: bpf, /);
+      await receiver.waitForLine(/pod watch failed/);
+      cgroup = await createScratchCgroup({ parentName: `oomkill-test-delivery-${process.pid}`, limitMiB: 32 });
+      await startHog(cgroup.dir).exited;
+      await receiver.waitForLine(/rejected OOM kill records/);
+      await new Promise((r) => setTimeout(r, 500));
+      const everything = receiver.stderrLines().join('\n') + receiver.stdout();
+      for (const secret of ['s3cr3t-otlp-token', 's3cr3t-api-key', 'fake-token-not-a-secret']) expect(everything).not.toContain(secret);
+    } finally {
+      await api.stop();
+    }
+  }, 60_000);
+
   it('survives an endpoint that accepts connections and never answers', async () => {
     collector = await startOtlpReceiver();
     receiver = startReceiver(['run', '--source', 'bpf'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });

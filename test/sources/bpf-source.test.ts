@@ -4,6 +4,7 @@ import { createScratchCgroup, HOG_NAME, startHog, startResident } from '../../sr
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import type { OomKill } from '../../src/event.ts';
 import { silentLogger } from '../../src/log.ts';
+import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
 import { createBpfSource } from '../../src/sources/bpf-source.ts';
 import type { LostKills, Source } from '../../src/sources/source.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
@@ -151,5 +152,64 @@ describeKernel('bpf source pinned in bpffs', () => {
       await cgroup.remove();
     }
     expect(existsSync(pinDir)).toBe(false);
+  });
+});
+
+describeKernel('bpf source on cgroup paths at the limits', () => {
+  const build = async (levels: string[]): Promise<{ dirs: string[]; leaf: string; path: string }> => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const root = '/sys/fs/cgroup/memory';
+    const dirs: string[] = [];
+    let dir = root;
+    for (const level of levels) {
+      dir = `${dir}/${level}`;
+      await mkdir(dir);
+      dirs.push(dir);
+    }
+    await writeFile(`${dir}/memory.limit_in_bytes`, String(32 << 20));
+    return { dirs, leaf: dir, path: dir.slice(root.length) };
+  };
+  const removeAll = async (dirs: string[]): Promise<void> => {
+    const { rmdir } = await import('node:fs/promises');
+    for (const d of [...dirs].reverse()) await rmdir(d).catch(() => {});
+  };
+  const killIn = async (leaf: string): Promise<OomKill> => {
+    const kills: OomKill[] = [];
+    const source = createBpfSource({ loaderPath: LOADER_PATH }, silentLogger);
+    await source.start({ onKill: (k) => kills.push(k), onLost: () => {}, onProblem: () => {} });
+    try {
+      await startHog(leaf).exited;
+      await expect.poll(() => kills.length).toBe(1);
+    } finally {
+      await source.stop();
+    }
+    return kills[0] as OomKill;
+  };
+
+  it('flags a path deeper than it walks, and keeps its leaf end', async () => {
+    const levels = [`oomkill-test-deep-${process.pid}`, ...Array.from({ length: 29 }, (_, i) => `l${i}`)];
+    const { dirs, leaf, path } = await build(levels);
+    try {
+      const kill = await killIn(leaf);
+      expect(kill.cgroup.pathTruncated).toBe(true);
+      expect(kill.cgroup.path).toBe(`/${levels.slice(-24).join('/')}`);
+      expect(path.endsWith(kill.cgroup.path as string)).toBe(true);
+    } finally {
+      await removeAll(dirs);
+    }
+  });
+
+  it('flags a path longer than 1024 bytes, and keeps its last 1024 bytes', async () => {
+    const levels = [`oomkill-test-long-${process.pid}`, ...Array.from({ length: 5 }, (_, i) => `${String(i).repeat(8)}-${'x'.repeat(240)}`), `cri-containerd-${'a'.repeat(64)}.scope`];
+    const { dirs, leaf, path } = await build(levels);
+    try {
+      const kill = await killIn(leaf);
+      expect(path.length).toBeGreaterThan(1024);
+      expect(kill.cgroup.pathTruncated).toBe(true);
+      expect(kill.cgroup.path).toBe(path.slice(-1024));
+      expect(parseCgroupPath(kill.cgroup.path).containerId).toBe('a'.repeat(64));
+    } finally {
+      await removeAll(dirs);
+    }
   });
 });
