@@ -1,0 +1,45 @@
+// Supervision: when the loader dies, the receiver says it is not ready, restarts it with backoff, and
+// is ready again, still exporting kills.
+import { readFileSync } from 'node:fs';
+import { afterEach, expect, it } from 'vitest';
+import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { describeKernel } from '../support/kernel.ts';
+import { startOtlpReceiver } from '../support/otlp-receiver.ts';
+import { startReceiver } from '../support/receiver-process.ts';
+
+const children = (pid: number): number[] =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+const ready = async (port: number): Promise<number> => (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+
+describeKernel('supervision of the loader', () => {
+  let cgroup: ScratchCgroup | undefined;
+  afterEach(async () => {
+    await cgroup?.remove();
+    cgroup = undefined;
+  });
+
+  it('goes unready when the loader dies, restarts it, and is ready and exporting again', async () => {
+    const collector = await startOtlpReceiver();
+    const port = 20_000 + (process.pid % 20_000);
+    const receiver = startReceiver(['run', '--source', 'bpf', '--health-addr', `127.0.0.1:${port}`], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
+    try {
+      await receiver.waitForLine(/"source: bpf, /);
+      expect(await ready(port)).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const [loader] = children(receiver.child.pid as number);
+      process.kill(loader as number, 'SIGKILL');
+      await expect.poll(() => ready(port), { interval: 20 }).toBe(503);
+      await receiver.waitForLine(/source bpf restarted/);
+      expect(await ready(port)).toBe(200);
+      cgroup = await createScratchCgroup({ parentName: `oomkill-test-supervise-${process.pid}`, limitMiB: 32 });
+      const hog = startHog(cgroup.dir);
+      await hog.exited;
+      await collector.waitForLogRecords(1, 5000, (r) => r.attributes['process.pid'] === hog.pid);
+      await collector.waitForCounter('oomkill.receiver.events', 1, 15_000, { 'oomkill.stage': 'source', 'oomkill.outcome': 'restarted' });
+    } finally {
+      expect(await receiver.stop()).toBe(0);
+      await collector.stop();
+    }
+  }, 60_000);
+});
