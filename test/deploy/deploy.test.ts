@@ -45,7 +45,8 @@ describe('deploy/', () => {
     expect(pod.priorityClassName).toBe('system-node-critical');
     expect(receiver.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     expect(receiver.image).toBe(`ghcr.io/oomkill-receiver/oomkill-receiver:${JSON.parse(read('package.json')).version}`);
-    expect(pod.volumes.map((v: any) => v.hostPath?.path).filter(Boolean).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue']);
+    expect(pod.volumes.map((v: any) => v.hostPath?.path).filter(Boolean).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue', '/var/lib/oomkill-receiver/state']);
+    expect(receiver.env).toEqual(expect.arrayContaining([{ name: 'OOMKILL_SPOOL_DIR', value: '/var/lib/oomkill-receiver/spool' }, { name: 'OOMKILL_PIN_DIR', value: '/sys/fs/bpf/oomkill' }]));
   });
 
   it('grants exactly what the pod cache reads', () => {
