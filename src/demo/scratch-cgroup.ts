@@ -19,6 +19,8 @@ export interface ScratchCgroup {
   path: string;
   /** The pod's own level (a limit here is a pod-level limit). */
   podDir: string;
+  /** Our own parent, under which everything else was made. */
+  parentDir: string;
   podUid: string;
   containerId: string;
   /** OOM kills the kernel counted in the leaf. */
@@ -77,6 +79,7 @@ export async function createScratchCgroup(options: ScratchCgroupOptions): Promis
     dir: leaf,
     path: leaf.slice(root.length),
     podDir: created[3] as string,
+    parentDir: created[0] as string,
     podUid,
     containerId,
     oomKills: () => oomKillCount(leaf, version),

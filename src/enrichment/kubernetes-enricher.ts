@@ -7,7 +7,7 @@ import { podAnnotationAttribute, podLabelAttribute, Sem } from '../attributes.ts
 import { identityAttributes } from './cgroup-enricher.ts';
 import type { CgroupIdentity } from './cgroup-path.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
-import type { Attributes, Enricher, Enrichment } from './enricher.ts';
+import type { Enricher, Enrichment } from './enricher.ts';
 import type { PodCache } from './pod-cache.ts';
 import { resolveWorkload } from './workload.ts';
 import type { OwnerRef } from './workload.ts';

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Attr } from '../../src/attributes.ts';
-import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import type { OtlpReceiver, ReceivedLogRecord } from '../support/otlp-receiver.ts';
@@ -14,13 +15,13 @@ import { startReceiver } from '../support/receiver-process.ts';
 import type { ReceiverProcess } from '../support/receiver-process.ts';
 
 describeKernel('delivery through a collector outage', () => {
+  const scratch = scratchCgroups('delivery');
   let cgroup: ScratchCgroup | undefined;
   let collector: OtlpReceiver | undefined;
   let receiver: ReceiverProcess | undefined;
   afterEach(async () => {
     await receiver?.stop();
     await collector?.stop();
-    await cgroup?.remove();
     cgroup = collector = receiver = undefined;
   });
   const inCgroup = (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === cgroup?.path;
@@ -30,7 +31,7 @@ describeKernel('delivery through a collector outage', () => {
     const port = collector.port;
     receiver = startReceiver(['run', '--source', 'bpf', '--spool-dir', mkdtempSync(join(tmpdir(), 'spool-'))], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
     await receiver.waitForLine(/"source: bpf, /);
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-delivery-${process.pid}`, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
 
     await collector.stop();
     const outageStart = Date.now();
@@ -55,7 +56,7 @@ describeKernel('delivery through a collector outage', () => {
     collector = await startOtlpReceiver();
     receiver = startReceiver(['run', '--source', 'bpf'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
     await receiver.waitForLine(/"source: bpf, /);
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-delivery-${process.pid}`, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
     collector.setBehaviour('invalid-argument');
     for (let i = 0; i < 3; i++) await startHog(cgroup.dir).exited;
     await receiver.waitForLine(/rejected OOM kill records/);
@@ -80,7 +81,7 @@ describeKernel('delivery through a collector outage', () => {
     try {
       await receiver.waitForLine(/"source: bpf, /);
       await receiver.waitForLine(/pod watch failed/);
-      cgroup = await createScratchCgroup({ parentName: `oomkill-test-delivery-${process.pid}`, limitMiB: 32 });
+      cgroup = await scratch({ limitMiB: 32 });
       await startHog(cgroup.dir).exited;
       await receiver.waitForLine(/rejected OOM kill records/);
       await new Promise((r) => setTimeout(r, 500));
@@ -95,7 +96,7 @@ describeKernel('delivery through a collector outage', () => {
     collector = await startOtlpReceiver();
     receiver = startReceiver(['run', '--source', 'bpf'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });
     await receiver.waitForLine(/"source: bpf, /);
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-delivery-${process.pid}`, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
     collector.setBehaviour('hang');
     const hog = startHog(cgroup.dir);
     await hog.exited;

@@ -1,19 +1,17 @@
 // --source auto on a node where BPF cannot run: the receiver falls back to the kernel log, says why in
 // one line, and still exports every kill with its pod attribution.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Attr, Sem } from '../../src/attributes.ts';
-import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import { startReceiver } from '../support/receiver-process.ts';
 
 describeKernel('--source auto without BPF', () => {
   let cgroup: ScratchCgroup | undefined;
-  afterEach(async () => {
-    await cgroup?.remove();
-    cgroup = undefined;
-  });
+  const scratch = scratchCgroups('fallback');
 
   it('falls back to /dev/kmsg, says why, and exports the kill with its pod', async () => {
     const collector = await startOtlpReceiver();
@@ -22,7 +20,7 @@ describeKernel('--source auto without BPF', () => {
       const line = await receiver.waitForLine(/"source: kmsg/);
       expect(JSON.parse(line).msg).toBe('source: kmsg, /dev/kmsg from the end of the buffer (not bpf: no BTF at /nonexistent/vmlinux (No such file or directory): this kernel cannot run CO-RE programs; use the kmsg or cgroup source)');
       await new Promise((r) => setTimeout(r, 5500)); // let the kernel's report rate limit reset (10 per 5 s)
-      cgroup = await createScratchCgroup({ parentName: `oomkill-test-fallback-${process.pid}`, limitMiB: 48 });
+      cgroup = await scratch({ limitMiB: 48 });
       const hog = startHog(cgroup.dir);
       await hog.exited;
       const [record] = await collector.waitForLogRecords(1, 10_000, (r) => r.attributes[Sem.processPid] === hog.pid);

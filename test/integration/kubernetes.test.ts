@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Attr, Sem } from '../../src/attributes.ts';
-import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import { ownerRef, pod, startFakeApiServer, workload } from '../support/fake-apiserver.ts';
 import type { FakeApiServer } from '../support/fake-apiserver.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import type { OtlpReceiver, ReceivedLogRecord } from '../support/otlp-receiver.ts';
@@ -18,11 +19,11 @@ import type { ReceiverProcess } from '../support/receiver-process.ts';
 const NODE = 'node-under-test';
 
 describeKernel('real OOM kills, named from the Kubernetes API', () => {
+  const scratch = scratchCgroups('kubernetes');
   let api: FakeApiServer;
   let collector: OtlpReceiver;
   let receiver: ReceiverProcess;
   let cgroup: ScratchCgroup | undefined;
-  const parentName = `oomkill-test-k8s-${process.pid}`;
   const forPid = (pid: number) => (r: ReceivedLogRecord): boolean => r.attributes[Sem.processPid] === pid;
 
   beforeAll(async () => {
@@ -37,7 +38,6 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
   });
   afterEach(async () => {
     api.setDown(false);
-    await cgroup?.remove();
     cgroup = undefined;
   });
   afterAll(async () => {
@@ -54,7 +54,7 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
   };
 
   it('exports namespace, pod, container, Deployment and the main-process flag', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     servePodFor(cgroup, 'checkout-6c8f-aaaaa');
     await new Promise((r) => setTimeout(r, 300)); // the watch delivers the pod
     const hog = startHog(cgroup.dir);
@@ -75,7 +75,7 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
   });
 
   it('flags the container\'s main process (PID 1 of its PID namespace), the kill Kubernetes reports as OOMKilled', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     servePodFor(cgroup, 'checkout-6c8f-ccccc');
     await new Promise((r) => setTimeout(r, 300));
     const hog = startHog(cgroup.dir, { mainProcess: true });
@@ -89,7 +89,7 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
   });
 
   it('names a pod deleted 1 s before the kill', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     servePodFor(cgroup, 'checkout-6c8f-bbbbb');
     await new Promise((r) => setTimeout(r, 300));
     api.remove('Pod', 'shop', 'checkout-6c8f-bbbbb');
@@ -101,7 +101,7 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
   });
 
   it('exports at once with the cgroup-derived IDs when the API server is down', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     api.setDown(true);
     await new Promise((r) => setTimeout(r, 300));
     const hog = startHog(cgroup.dir);

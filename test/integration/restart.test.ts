@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Attr } from '../../src/attributes.ts';
-import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import type { OtlpReceiver, ReceivedLogRecord } from '../support/otlp-receiver.ts';
@@ -16,6 +17,7 @@ import { startReceiver } from '../support/receiver-process.ts';
 import type { ReceiverProcess } from '../support/receiver-process.ts';
 
 describeKernel('receiver SIGKILLed during a burst of 200 kills', () => {
+  const scratch = scratchCgroups('restart');
   let cgroup: ScratchCgroup | undefined;
   let collector: OtlpReceiver | undefined;
   const receivers: ReceiverProcess[] = [];
@@ -24,7 +26,6 @@ describeKernel('receiver SIGKILLed during a burst of 200 kills', () => {
     for (const r of receivers.splice(0)) await r.stop('SIGKILL');
     execFileSync(LOADER_PATH, ['--pin-dir', pinDir, '--unpin'], { stdio: 'ignore' });
     await collector?.stop();
-    await cgroup?.remove();
     cgroup = collector = undefined;
   });
 
@@ -37,7 +38,7 @@ describeKernel('receiver SIGKILLed during a burst of 200 kills', () => {
     const first = startReceiver(args, env);
     receivers.push(first);
     await first.waitForLine(/"source: bpf, /);
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-restart-${process.pid}`, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
 
     let second: ReceiverProcess | undefined;
     for (let i = 0; i < 200; i++) {

@@ -1,9 +1,10 @@
 // The spine, end to end: a real OOM kill in the kernel becomes an OTLP log record and a counter
 // increment at a real gRPC receiver, attributed from the cgroup path the kernel program read at the kill.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Attr, Sem } from '../../src/attributes.ts';
-import { createScratchCgroup, HOG_NAME, startHog, startResident } from '../../src/demo/scratch-cgroup.ts';
+import { HOG_NAME, startHog, startResident } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import type { OtlpReceiver, ReceivedLogRecord } from '../support/otlp-receiver.ts';
@@ -11,10 +12,10 @@ import { startReceiver } from '../support/receiver-process.ts';
 import type { ReceiverProcess } from '../support/receiver-process.ts';
 
 describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
+  const scratch = scratchCgroups('spine');
   let collector: OtlpReceiver;
   let receiver: ReceiverProcess;
   let cgroup: ScratchCgroup | undefined;
-  const parentName = `oomkill-test-spine-${process.pid}`;
 
   beforeAll(async () => {
     collector = await startOtlpReceiver();
@@ -25,10 +26,6 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
     });
     await receiver.waitForLine(/"source: bpf, /);
   });
-  afterEach(async () => {
-    await cgroup?.remove();
-    cgroup = undefined;
-  });
   afterAll(async () => {
     expect(await receiver.stop()).toBe(0);
     await collector.stop();
@@ -37,7 +34,7 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
   const forPid = (pid: number) => (r: ReceivedLogRecord): boolean => r.attributes[Sem.processPid] === pid;
 
   it('exports the victim\'s pid, name, pod UID and container ID, and counts the kill', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     const hog = startHog(cgroup.dir);
     expect(await hog.exited).toBe('SIGKILL');
     const [record] = await collector.waitForLogRecords(1, 10_000, forPid(hog.pid));
@@ -65,7 +62,7 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
   });
 
   it('exports a child killed while the cgroup\'s first process lives on', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     const resident = startResident(cgroup.dir);
     const hog = startHog(cgroup.dir);
     expect(await hog.exited).toBe('SIGKILL');
@@ -77,7 +74,7 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
 
   it('carries a hostile process name intact and harmless: quotes, newline, escape sequence, invalid UTF-8', async () => {
     const name = Buffer.from([0x22, 0x27, 0x0a, 0x1b, 0x5d, 0x30, 0x3b, 0x70, 0x77, 0x6e, 0x07, 0xff, 0xfe, 0x24, 0x28]); // "'\n ESC]0;pwn BEL \xff\xfe $(
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     const hog = startHog(cgroup.dir, { name });
     expect(await hog.exited).toBe('SIGKILL');
     const [record] = await collector.waitForLogRecords(1, 10_000, forPid(hog.pid));
@@ -90,7 +87,7 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
   });
 
   it('counts a burst of 200 kills exactly as the kernel does', async () => {
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
     const inCgroup = (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === cgroup?.path;
     const waves = 20;
     for (let wave = 0; wave < 10; wave++) {

@@ -1,9 +1,10 @@
 // Supervision: when the loader dies, the receiver says it is not ready, restarts it with backoff, and
 // is ready again, still exporting kills.
 import { readFileSync } from 'node:fs';
-import { afterEach, expect, it } from 'vitest';
-import { createScratchCgroup, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { expect, it } from 'vitest';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
 import { startReceiver } from '../support/receiver-process.ts';
@@ -14,10 +15,7 @@ const ready = async (port: number): Promise<number> => (await fetch(`http://127.
 
 describeKernel('supervision of the loader', () => {
   let cgroup: ScratchCgroup | undefined;
-  afterEach(async () => {
-    await cgroup?.remove();
-    cgroup = undefined;
-  });
+  const scratch = scratchCgroups('supervision');
 
   it('goes unready when the loader dies, restarts it, and is ready and exporting again', async () => {
     const collector = await startOtlpReceiver();
@@ -32,7 +30,7 @@ describeKernel('supervision of the loader', () => {
       await expect.poll(() => ready(port), { interval: 20 }).toBe(503);
       await receiver.waitForLine(/source bpf restarted/);
       expect(await ready(port)).toBe(200);
-      cgroup = await createScratchCgroup({ parentName: `oomkill-test-supervise-${process.pid}`, limitMiB: 32 });
+      cgroup = await scratch({ limitMiB: 32 });
       const hog = startHog(cgroup.dir);
       await hog.exited;
       await collector.waitForLogRecords(1, 5000, (r) => r.attributes['process.pid'] === hog.pid);

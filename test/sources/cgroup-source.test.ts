@@ -4,12 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createScratchCgroup, memoryController, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import type { OomKill } from '../../src/event.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createCgroupSource } from '../../src/sources/cgroup-source.ts';
 import type { Source } from '../../src/sources/source.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 
 const collect = (into: OomKill[]) => ({ onKill: (k: OomKill) => into.push(k), onLost: () => {}, onProblem: () => {} });
@@ -76,17 +77,12 @@ describe('cgroup source on a cgroup v2 tree', () => {
 
 describeKernel('cgroup source on this machine\'s memory controller', () => {
   let cgroup: ScratchCgroup | undefined;
-  afterEach(async () => {
-    await cgroup?.remove();
-    cgroup = undefined;
-  });
+  const scratch = scratchCgroups('cgroup-source');
 
   it('counts exactly the kernel\'s N real kills in a watched container cgroup', async () => {
-    const controller = memoryController();
-    const parentName = `oomkill-test-cgsrc-${process.pid}`;
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 32 });
+    cgroup = await scratch({ limitMiB: 32 });
     const kills: OomKill[] = [];
-    source = createCgroupSource({ root: join(controller!.root, parentName), pollIntervalMs: 100 }, silentLogger);
+    source = createCgroupSource({ root: cgroup.parentDir, pollIntervalMs: 100 }, silentLogger);
     await source.start(collect(kills));
     for (let i = 0; i < 20; i++) await startHog(cgroup.dir).exited;
     await expect.poll(() => kills.length, { timeout: 5000 }).toBe(cgroup.oomKills());

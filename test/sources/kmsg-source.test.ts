@@ -1,6 +1,6 @@
 // The kmsg source on the real /dev/kmsg, beside the bpf source: one real OOM kill, two records that agree.
 import { afterEach, expect, it } from 'vitest';
-import { createScratchCgroup, HOG_NAME, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { HOG_NAME, startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
 import type { OomKill } from '../../src/event.ts';
@@ -8,16 +8,17 @@ import { silentLogger } from '../../src/log.ts';
 import { createBpfSource } from '../../src/sources/bpf-source.ts';
 import { createKmsgSource } from '../../src/sources/kmsg-source.ts';
 import type { Source } from '../../src/sources/source.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
 
 const collect = (into: OomKill[]) => ({ onKill: (k: OomKill) => into.push(k), onLost: () => {}, onProblem: () => {} });
 
 describeKernel('kmsg source on this kernel', () => {
+  const scratch = scratchCgroups('kmsg-source');
   const sources: Source[] = [];
   let cgroup: ScratchCgroup | undefined;
   afterEach(async () => {
     await Promise.all(sources.splice(0).map((s) => s.stop()));
-    await cgroup?.remove();
     cgroup = undefined;
   });
 
@@ -32,7 +33,7 @@ describeKernel('kmsg source on this kernel', () => {
     // The kernel rate-limits the report's header and summary (10 per 5 s): after the burst tests, let it
     // reset, or this kill's record would rightly come without its cgroup path.
     await new Promise((r) => setTimeout(r, 5500));
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-kmsg-${process.pid}`, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     const hog = startHog(cgroup.dir);
     await hog.exited;
     await expect.poll(() => fromKmsg.length + fromBpf.length, { timeout: 5000 }).toBe(2);
@@ -49,7 +50,7 @@ describeKernel('kmsg source on this kernel', () => {
   });
 
   it('reports what the buffer holds only when asked to replay, and not twice across a restart', async () => {
-    cgroup = await createScratchCgroup({ parentName: `oomkill-test-kmsg-${process.pid}`, limitMiB: 48 });
+    cgroup = await scratch({ limitMiB: 48 });
     const hog = startHog(cgroup.dir);
     await hog.exited;
     const state = `/tmp/oomkill-kmsg-state-${process.pid}.json`;

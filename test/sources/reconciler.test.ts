@@ -2,26 +2,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { createScratchCgroup, memoryController, startHog } from '../../src/demo/scratch-cgroup.ts';
+import { expect, it } from 'vitest';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import type { OomKill } from '../../src/event.ts';
 import { silentLogger } from '../../src/log.ts';
 import { CgroupCounters } from '../../src/sources/cgroup-counters.ts';
 import { Reconciler } from '../../src/sources/reconciler.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 import { describeKernel } from '../support/kernel.ts';
 
 describeKernel('reconciler on this machine', () => {
   let cgroup: ScratchCgroup | undefined;
-  afterEach(async () => {
-    await cgroup?.remove();
-    cgroup = undefined;
-  });
+  const scratch = scratchCgroups('reconciler');
 
   it('reports, per cgroup, the kills the kernel counted and nobody saw, once, across a restart', async () => {
-    const parentName = `oomkill-test-reconcile-${process.pid}`;
-    cgroup = await createScratchCgroup({ parentName, limitMiB: 32 });
-    const counters = new CgroupCounters({ root: join(memoryController()!.root, parentName), match: () => true });
+    cgroup = await scratch({ limitMiB: 32 });
+    const counters = new CgroupCounters({ root: cgroup.parentDir, match: () => true });
     const statePath = join(mkdtempSync(join(tmpdir(), 'reconcile-')), 'state.json');
     const missed: Array<[number, string | undefined]> = [];
     const make = () => new Reconciler({ counters, statePath, onMissed: (n, p) => missed.push([n, p]), logger: silentLogger });
