@@ -131,6 +131,17 @@ describe('Kubernetes enrichment', () => {
     expect((await enrich(UID, id('a'))).resource['k8s.pod.name']).toBe('ok');
   });
 
+  it('answers at once while the API server is too slow to list, and names the pod once it has', async () => {
+    api.setLatency(1500);
+    api.upsert(pod({ name: 'slow', uid: UID, nodeName: NODE, containers: [{ name: 'app', id: id('a') }] }));
+    start({ podWaitMs: 5000 });
+    const began = Date.now();
+    expect(await enrich(UID, id('a'))).toMatchObject({ partial: true });
+    expect(Date.now() - began).toBeLessThan(100);
+    await expect.poll(() => cache.isHealthy(), { timeout: 8000 }).toBe(true);
+    expect((await enrich(UID, id('a'))).resource['k8s.pod.name']).toBe('slow');
+  });
+
   it('leaves kills outside pods alone', async () => {
     start();
     expect(await enricher.enrich(parseCgroupPath('/system.slice/kubelet.service'))).toEqual({ resource: {} });

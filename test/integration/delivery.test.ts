@@ -85,6 +85,8 @@ describeKernel('delivery through a collector outage', () => {
       await startHog(cgroup.dir).exited;
       await receiver.waitForLine(/rejected OOM kill records/);
       await new Promise((r) => setTimeout(r, 500));
+      // The headers do reach the endpoint, through the SDK's own reading of OTEL_EXPORTER_OTLP_HEADERS.
+      expect(collector.lastMetadata()).toMatchObject({ authorization: 'Bearer s3cr3t-otlp-token', 'x-api-key': 's3cr3t-api-key' });
       const everything = receiver.stderrLines().join('\n') + receiver.stdout();
       for (const secret of ['s3cr3t-otlp-token', 's3cr3t-api-key', 'fake-token-not-a-secret']) expect(everything).not.toContain(secret);
     } finally {

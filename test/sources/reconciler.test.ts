@@ -1,5 +1,5 @@
 // Reconciliation against the kernel's own counters, with real OOM kills that no source reported.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -19,9 +19,13 @@ describeKernel('reconciler on this machine', () => {
   it('reports, per cgroup, the kills the kernel counted and nobody saw, once, across a restart', async () => {
     cgroup = await scratch({ limitMiB: 32 });
     const counters = new CgroupCounters({ root: cgroup.parentDir, match: () => true });
-    const statePath = join(mkdtempSync(join(tmpdir(), 'reconcile-')), 'state.json');
+    const dir = mkdtempSync(join(tmpdir(), 'reconcile-'));
+    const statePath = join(dir, 'state.json');
+    // The node's total is this test's own: other OOM kills on the machine must not change what it expects.
+    const vmstatPath = join(dir, 'vmstat');
+    writeFileSync(vmstatPath, 'oom_kill 0\n');
     const missed: Array<[number, string | undefined]> = [];
-    const make = () => new Reconciler({ counters, statePath, onMissed: (n, p) => missed.push([n, p]), logger: silentLogger });
+    const make = () => new Reconciler({ counters, statePath, vmstatPath, onMissed: (n, p) => missed.push([n, p]), logger: silentLogger });
     const first = make();
 
     for (let i = 0; i < 5; i++) await startHog(cgroup.dir).exited; // nobody sees these

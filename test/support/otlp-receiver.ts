@@ -59,6 +59,8 @@ export interface OtlpReceiver {
   waitForCounter(metric: string, atLeast: number, timeoutMs?: number, filter?: Record<string, unknown>): Promise<number>;
   setBehaviour(behaviour: Behaviour): void;
   exportCalls(): { logs: number; metrics: number };
+  /** The gRPC metadata (headers) of the latest export call, e.g. to check that OTEL_EXPORTER_OTLP_HEADERS arrive. */
+  lastMetadata(): Record<string, string>;
   clear(): void;
   stop(): Promise<void>;
 }
@@ -75,10 +77,12 @@ export async function startOtlpReceiver(options: { port?: number } = {}): Promis
   const calls = { logs: 0, metrics: 0 };
   const hanging: Array<() => void> = [];
   let behaviour: Behaviour = 'ok';
+  let metadata: Record<string, string> = {};
 
   const handler = (kind: 'logs' | 'metrics', request: MessageType, response: MessageType, store: (m: Message) => void): grpc.handleUnaryCall<Buffer, Buffer> =>
     (call, callback) => {
       calls[kind]++;
+      metadata = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
       if (behaviour === 'hang') {
         hanging.push(() => callback({ code: grpc.status.UNAVAILABLE, details: 'receiver stopped' }));
         return;
@@ -166,6 +170,7 @@ export async function startOtlpReceiver(options: { port?: number } = {}): Promis
       if (next !== 'hang') for (const release of hanging.splice(0)) release();
     },
     exportCalls: () => ({ ...calls }),
+    lastMetadata: () => ({ ...metadata }),
     clear: () => {
       records.length = 0;
       points.length = 0;
