@@ -4,13 +4,17 @@ import { Attr, Sem } from '../attributes.ts';
 import type { CgroupIdentity } from './cgroup-path.ts';
 import type { Attributes, Enricher } from './enricher.ts';
 
+/**
+ * The Resource attributes a cgroup path alone can give; the Kubernetes enricher starts from these.
+ * A field the path did not give is left out, never written as an empty string.
+ */
 export function identityAttributes(identity: CgroupIdentity): Attributes {
-  const a: Attributes = {};
-  if (identity.podUid !== undefined) a[Sem.k8sPodUid] = identity.podUid;
-  if (identity.containerId !== undefined) a[Sem.containerId] = identity.containerId;
-  if (identity.runtime !== undefined) a[Sem.containerRuntime] = identity.runtime;
-  if (identity.qosClass !== undefined) a[Attr.qosClass] = identity.qosClass;
-  return a;
+  const attributes: Attributes = {};
+  if (identity.podUid !== undefined) attributes[Sem.k8sPodUid] = identity.podUid;
+  if (identity.containerId !== undefined) attributes[Sem.containerId] = identity.containerId;
+  if (identity.runtime !== undefined) attributes[Sem.containerRuntime] = identity.runtime;
+  if (identity.qosClass !== undefined) attributes[Attr.qosClass] = identity.qosClass;
+  return attributes;
 }
 
 export function createCgroupEnricher(): Enricher {

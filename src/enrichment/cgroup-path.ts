@@ -1,7 +1,8 @@
 // Finds the pod UID, container ID, runtime and QoS class in a cgroup path, for every common layout:
-// systemd and cgroupfs drivers, containerd, CRI-O and Docker, cgroup v1 and v2. Pure: it never throws,
-// and never returns a malformed id. Paths are read from the leaf side, because a path the kernel program
-// had to truncate keeps its leaf end and loses its root end.
+// systemd and cgroupfs drivers, containerd, CRI-O and Docker, cgroup v1 and v2, kind and k3s nestings.
+// Pure: it never throws, and never returns a malformed id. Paths are read from the leaf side, because a
+// path the kernel program had to shorten keeps its leaf end and loses its root end (whole levels, or
+// bytes: then its first level is the tail of a name).
 
 export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker';
 export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
@@ -9,79 +10,129 @@ export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
 export interface CgroupIdentity {
   /** The path as given; undefined when the source knew none. */
   path?: string;
-  /** The path is under a kubepods hierarchy (or names a pod). */
+  /**
+   * The path is under a kubepods hierarchy. A shortened path may have lost its kubepods level, so a
+   * pod level or a CRI runtime's container level (`cri-containerd-`, `crio-`) also counts: only
+   * the kubelet and the CRI runtimes create those.
+   */
   isKubernetes: boolean;
   /** Lower-case, dashed 8-4-4-4-12. */
   podUid?: string;
   /** 64 lower-case hex digits. */
   containerId?: string;
   runtime?: ContainerRuntime;
+  /** Undefined when the levels that name it are not in the path (a shortened path). */
   qosClass?: QosClass;
 }
 
-const UID = /(?:^|[-_])pod([0-9a-fA-F]{8}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{4}[-_][0-9a-fA-F]{12})(?:\.slice)?$/;
-const HEX64 = /^[0-9a-fA-F]{64}$/;
+/**
+ * The kubelet names a pod's level `pod<uid>` (cgroupfs driver) or `<parent slice>-pod<uid with _>.slice`
+ * (systemd driver, e.g. `kubepods-burstable-pod<uid>.slice`). Group 1 is the parent slice's name.
+ */
+const POD_LEVEL = /^(?:(.*)-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/i;
 
-/** Container scope names, by runtime: `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`. */
-const CONTAINER_FORMS: ReadonlyArray<{ pattern: RegExp; runtime: ContainerRuntime | undefined }> = [
-  { pattern: /^cri-containerd-([0-9a-fA-F]{64})\.scope$/, runtime: 'containerd' },
-  // conmon is CRI-O's monitor process: its cgroup belongs to the container, and is named for it.
-  { pattern: /^crio-(?:conmon-)?([0-9a-fA-F]{64})(?:\.scope)?$/, runtime: 'cri-o' },
-  { pattern: /^docker-([0-9a-fA-F]{64})\.scope$/, runtime: 'docker' },
-  // cgroupfs driver: the bare id; the runtime is not in the name.
-  { pattern: /^([0-9a-fA-F]{64})$/, runtime: undefined },
+/** `kubepods`, `kubepods.slice`, `kubepods-burstable.slice`, kind's `kubelet-kubepods.slice`, ... */
+const KUBEPODS_LEVEL = /(?:^|-)kubepods(?:[-.]|$)/;
+
+/**
+ * containerd's systemd driver on cgroup v1 names a container `<pod slice>:cri-containerd:<id>`: one level
+ * that holds two. A shortened path may have cut into the slice's name, or all of it.
+ */
+const SLICE_PREFIX_NAME = /^([^:]*):(cri-containerd|crio|docker):([0-9a-f]{64})$/i;
+
+interface ContainerForm {
+  pattern: RegExp;
+  /** Undefined for the cgroupfs driver's bare id: the runtime is not in the name. */
+  runtime: ContainerRuntime | undefined;
+  /** Only the kubelet's CRI runtimes make these names. */
+  cri: boolean;
+  /**
+   * False for CRI-O's conmon, the monitor that holds the container's stdio and exit code. Its level is
+   * named after the container but sits beside it: a conmon killed is not the container killed (Kubernetes
+   * will not say OOMKilled), so no container id is claimed; its pod, charged for its memory, still is.
+   */
+  isContainer: boolean;
+}
+
+const CONTAINER_FORMS: readonly ContainerForm[] = [
+  { pattern: /^cri-containerd-([0-9a-f]{64})\.scope$/i, runtime: 'containerd', cri: true, isContainer: true },
+  // With the cgroupfs driver CRI-O leaves out the `.scope`.
+  { pattern: /^crio-conmon-([0-9a-f]{64})(?:\.scope)?$/i, runtime: 'cri-o', cri: true, isContainer: false },
+  { pattern: /^crio-([0-9a-f]{64})(?:\.scope)?$/i, runtime: 'cri-o', cri: true, isContainer: true },
+  { pattern: /^docker-([0-9a-f]{64})\.scope$/i, runtime: 'docker', cri: false, isContainer: true },
+  { pattern: /^([0-9a-f]{64})$/i, runtime: undefined, cri: false, isContainer: true },
 ];
 
+const QOS_BY_PARENT: Readonly<Record<string, QosClass>> = { kubepods: 'guaranteed', burstable: 'burstable', besteffort: 'besteffort' };
+
 export function parseCgroupPath(path: string | undefined): CgroupIdentity {
-  if (path === undefined) return { isKubernetes: false };
-  // containerd's systemd driver on cgroup v1 names a container "<pod slice>:cri-containerd:<id>": one level
-  // that holds two. Split it, so that every layout reads as pod level then container level.
-  const parts = path.split('/').filter((p) => p !== '').flatMap((p) => {
-    const joined = /^([^:]+\.slice):(cri-containerd|crio|docker):([0-9a-fA-F]{64})$/.exec(p);
-    return joined ? [joined[1] as string, `${joined[2]}-${joined[3]}.scope`] : [p];
-  });
+  if (typeof path !== 'string') return { isKubernetes: false };
   const identity: CgroupIdentity = { path, isKubernetes: false };
+  const levels = splitLevels(path);
 
-  // Walk from the leaf: the nearest pod level wins, and the container is the level right below it
-  // (or the leaf itself when nothing names a pod, as for a bare `/docker/<id>`).
+  // The nearest pod level to the leaf wins; the container is the level right below it. Levels deeper
+  // still are the container's own sub-cgroups (a systemd inside the container makes `init.scope`).
   let podIndex = -1;
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const match = UID.exec(parts[i] as string);
-    if (match) {
-      identity.podUid = (match[1] as string).replaceAll('_', '-').toLowerCase();
-      podIndex = i;
-      break;
-    }
+  let pod: RegExpExecArray | null = null;
+  for (let i = levels.length - 1; i >= 0 && pod === null; i--) {
+    pod = POD_LEVEL.exec(levels[i] as string);
+    if (pod !== null) podIndex = i;
   }
-  const containerPart = podIndex >= 0 ? parts[podIndex + 1] : parts.at(-1);
-  if (containerPart !== undefined) {
-    for (const form of CONTAINER_FORMS) {
-      const match = form.pattern.exec(containerPart);
-      if (!match) continue;
-      const id = (match[1] as string).toLowerCase();
-      // A bare 64-hex leaf outside any pod is only a container when a runtime names it (`/docker/<id>`).
-      if (form.runtime === undefined && podIndex < 0 && parts.at(-2) !== 'docker') break;
-      identity.containerId = id;
-      const runtime = form.runtime ?? (podIndex < 0 ? 'docker' : undefined);
-      if (runtime !== undefined) identity.runtime = runtime;
-      break;
-    }
+  if (pod !== null) {
+    identity.podUid = (pod[2] as string).replaceAll('_', '-').toLowerCase();
+    const qos = qosOfPod(pod[1], levels[podIndex - 1]);
+    if (qos !== undefined) identity.qosClass = qos;
   }
 
-  const kubepods = parts.some((p) => p === 'kubepods' || p.startsWith('kubepods.') || p.startsWith('kubepods-') || p.endsWith('-kubepods.slice'));
-  identity.isKubernetes = kubepods || identity.podUid !== undefined;
-  if (identity.podUid !== undefined) {
-    const before = parts.slice(0, podIndex + 1).join('/');
-    identity.qosClass = /(^|[/-])burstable([/.-]|$)/.test(before) ? 'burstable' : /(^|[/-])besteffort([/.-]|$)/.test(before) ? 'besteffort' : 'guaranteed';
-    // A truncated path may have lost the levels that name the QoS class: then it is not known.
-    if (!kubepods && !/burstable|besteffort/.test(before)) delete identity.qosClass;
+  // Outside a pod only the leaf can be a container, and a bare id only under Docker's `/docker/<id>`:
+  // elsewhere a 64-hex name is anybody's.
+  const containerLevel = podIndex >= 0 ? levels[podIndex + 1] : levels.at(-1);
+  const container = containerLevel === undefined ? undefined : matchContainer(containerLevel);
+  let cri = false;
+  if (container !== undefined && (podIndex >= 0 || container.form.runtime !== undefined || levels.at(-2) === 'docker')) {
+    const runtime = container.form.runtime ?? (podIndex < 0 ? 'docker' : undefined);
+    if (container.form.isContainer) identity.containerId = container.id;
+    if (runtime !== undefined) identity.runtime = runtime;
+    cri = container.form.cri;
   }
+
+  identity.isKubernetes = pod !== null || cri || levels.some((level) => KUBEPODS_LEVEL.test(level));
   return identity;
+}
+
+/** The path's levels, with the v1 `slice:prefix:id` level split into its pod slice and container scope. */
+function splitLevels(path: string): string[] {
+  return path.split('/').flatMap((level): string[] => {
+    if (level === '') return [];
+    const joined = SLICE_PREFIX_NAME.exec(level);
+    if (joined === null) return [level];
+    const container = `${joined[2]}-${joined[3]}.scope`;
+    return joined[1] === '' ? [container] : [joined[1] as string, container];
+  });
+}
+
+/**
+ * The systemd driver names the QoS class in the pod's own level (`kubepods-burstable-pod...`, and
+ * `kubepods-pod...` for guaranteed); the cgroupfs driver in its parent (`burstable/pod...`,
+ * `kubepods/pod...`). A level cut short by truncation names nothing.
+ */
+function qosOfPod(systemdParent: string | undefined, parentLevel: string | undefined): QosClass | undefined {
+  const word = systemdParent !== undefined ? systemdParent.slice(systemdParent.lastIndexOf('-') + 1) : parentLevel;
+  return word !== undefined && Object.hasOwn(QOS_BY_PARENT, word) ? QOS_BY_PARENT[word] : undefined;
+}
+
+function matchContainer(level: string): { form: ContainerForm; id: string } | undefined {
+  for (const form of CONTAINER_FORMS) {
+    const match = form.pattern.exec(level);
+    if (match !== null) return { form, id: (match[1] as string).toLowerCase() };
+  }
+  return undefined;
 }
 
 /** A container status's id, `containerd://<64 hex>` (also `cri-o://`, `docker://`), split into runtime and id. */
 export function containerIdFromStatus(status: string | undefined): { runtime: ContainerRuntime; id: string } | undefined {
-  const match = /^(containerd|cri-o|docker):\/\/([0-9a-fA-F]{64})$/.exec(status ?? '');
-  if (!match || !HEX64.test(match[2] as string)) return undefined;
+  if (typeof status !== 'string') return undefined;
+  const match = /^(containerd|cri-o|docker):\/\/([0-9a-fA-F]{64})$/.exec(status);
+  if (match === null) return undefined;
   return { runtime: match[1] as ContainerRuntime, id: (match[2] as string).toLowerCase() };
 }
