@@ -93,7 +93,7 @@ export const Attr = {
   /** The workload kind and name, whatever the kind: one pair to group alerts by. */
   workloadKind: `${PREFIX}.workload.kind`,
   workloadName: `${PREFIX}.workload.name`,
-  /** Why kills were missed: ringbuf-full, malformed-frame, kmsg-overrun-records, reconciliation, ... */
+  /** Why kills were missed: ringbuf-full, malformed-frame, reconciliation. */
   missedReason: `${PREFIX}.missed.reason`,
   /** Receiver self-telemetry dimensions. */
   stage: `${PREFIX}.stage`,

@@ -31,7 +31,7 @@ import { createBpfSource } from './sources/bpf-source.ts';
 import { createCgroupSource } from './sources/cgroup-source.ts';
 import { createKmsgSource } from './sources/kmsg-source.ts';
 import { startFirstWorking } from './sources/select.ts';
-import type { Source } from './sources/source.ts';
+import type { LostKills, Source } from './sources/source.ts';
 import { supervise } from './sources/supervisor.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -89,7 +89,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     );
     // Reconciliation starts before the sources, so that its baseline precedes every kill they report.
     let reconciler = config.source === 'cgroup' ? undefined : createReconciler(config, pipeline, config.source === 'kmsg' ? 'kmsg' : 'bpf', logger);
-    const handlers = { ...pipeline, onKill: (kill: OomKill) => (reconciler?.noteSeen(kill), pipeline.onKill(kill)) };
+    const handlers = {
+      ...pipeline,
+      onKill: (kill: OomKill) => (reconciler?.noteSeen(kill), pipeline.onKill(kill)),
+      onLost: (lost: LostKills) => (reconciler?.noteLost(lost.count), pipeline.onLost(lost)),
+    };
     const started = await startFirstWorking(candidates, handlers, logger);
     source = started.source;
     if (started.info.name !== 'bpf' && config.source === 'auto') {

@@ -74,3 +74,13 @@ describe('loadConfig', () => {
     expect(helpText()).toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
   });
 });
+
+describe('loadConfig: delivery and reliability settings', () => {
+  it('takes the spool, pin directory and reconciliation interval', () => {
+    const config = loadConfig(['--spool-dir', '/var/lib/o', '--pin-dir', '/sys/fs/bpf/o', '--reconcile-interval-ms', '0', '--max-spooled', '50'], {});
+    expect(config.export).toMatchObject({ spoolDir: '/var/lib/o', maxSpooled: 50 });
+    expect(config.bpf.pinDir).toBe('/sys/fs/bpf/o');
+    expect(config.reconcileIntervalMs).toBe(0);
+    expect(loadConfig([], {}).reconcileIntervalMs).toBe(5000);
+  });
+});

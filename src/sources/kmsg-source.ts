@@ -4,7 +4,8 @@
 //
 // Node has no lseek() and no poll() for a character device, so /dev/kmsg is opened non-blocking and read
 // until EAGAIN on a timer (every pollIntervalMs, default 50 ms): each read returns exactly one record.
-// EPIPE means the kernel's ring overwrote records before they were read; the sequence gap says how many.
+// EPIPE means the kernel's ring overwrote records before they were read; the sequence gap says how many,
+// and the reconciler counts the kills among them.
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.ts';
 import { bootId, monotonicNsToUnixNano, nowUnixNano } from './kernel-clock.ts';
@@ -74,7 +75,9 @@ export function createKmsgSource(options: KmsgSourceOptions, logger: Logger): So
           }
           if (record.seq <= lastSeq) continue; // already reported before a restart
           if (lastSeq >= 0 && record.seq > lastSeq + 1 && !skipping) {
-            handlers.onLost({ source: 'kmsg', count: record.seq - lastSeq - 1, reason: 'kmsg-overrun-records' });
+            // Records, not kills: how many kills were among them only the kernel's counters can tell, and
+            // the reconciler compares them; so this is a problem to report, not a count of lost kills.
+            handlers.onProblem(new Error(`kmsg: the kernel log overran: ${record.seq - lastSeq - 1} records were overwritten before they were read`));
           }
           lastSeq = record.seq;
           // Records are parsed even while skipping, so a report that straddles the start is complete.

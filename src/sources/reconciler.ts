@@ -27,7 +27,12 @@ export interface ReconcilerOptions {
   logger: Logger;
 }
 
-interface State { bootId: string; node: number; cgroups: Record<string, number> }
+/**
+ * node: kills accounted for on the node (seen, lost, or reported missed); cgroups: the same per cgroup;
+ * unattributed: kills a source reported lost without knowing where (a full ring buffer), which the
+ * per-cgroup comparison then finds: they are already counted, and must not be counted again.
+ */
+interface State { bootId: string; node: number; cgroups: Record<string, number>; unattributed: number }
 interface Snapshot { node: number; cgroups: Map<string, number> }
 
 export class Reconciler {
@@ -44,7 +49,7 @@ export class Reconciler {
       this.#state = saved;
     } else {
       // The first receiver of this boot: kills before it ran are not its to report.
-      this.#state = { bootId: bootId(), node: now.node, cgroups: Object.fromEntries(now.cgroups) };
+      this.#state = { bootId: bootId(), node: now.node, cgroups: Object.fromEntries(now.cgroups), unattributed: 0 };
       this.#save();
     }
     this.#settled = now;
@@ -67,6 +72,13 @@ export class Reconciler {
     this.#save();
   }
 
+  /** Kills a source knows it lost (and reports itself), without knowing their cgroups. */
+  noteLost(count: number): void {
+    this.#state.node += count;
+    if (this.#options.counters) this.#state.unattributed += count;
+    this.#save();
+  }
+
   /** Reports what the kernel counted by the previous check and nobody saw; then reads the kernel again. */
   check(): void {
     const settled = this.#settled;
@@ -76,8 +88,11 @@ export class Reconciler {
     for (const [path, count] of settled.cgroups) {
       const accounted = this.#state.cgroups[path] ?? 0;
       if (count > accounted) {
-        this.#options.onMissed(count - accounted, path);
-        attributed += count - accounted;
+        const found = count - accounted;
+        const alreadyCounted = Math.min(found, this.#state.unattributed);
+        this.#state.unattributed -= alreadyCounted;
+        if (found > alreadyCounted) this.#options.onMissed(found - alreadyCounted, path);
+        attributed += found - alreadyCounted;
         this.#state.cgroups[path] = count;
       } else if (count < accounted && !this.#settled.cgroups.has(path)) {
         delete this.#state.cgroups[path]; // the cgroup is gone; forget it
@@ -85,11 +100,12 @@ export class Reconciler {
     }
     const nodeMissed = settled.node - this.#state.node;
     if (nodeMissed > attributed) this.#options.onMissed(nodeMissed - attributed, undefined);
-    if (nodeMissed > 0 || attributed > 0) {
-      this.#state.node += Math.max(nodeMissed, attributed);
-      this.#options.logger.warn('the kernel counted OOM kills this receiver never saw; they are reported as missed', { missed: Math.max(nodeMissed, attributed) });
-      this.#save();
+    const missed = Math.max(nodeMissed, attributed);
+    if (missed > 0) {
+      this.#state.node += missed;
+      this.#options.logger.warn('the kernel counted OOM kills this receiver never saw; they are reported as missed', { missed });
     }
+    this.#save();
   }
 
   #snapshot(): Snapshot {
@@ -103,7 +119,7 @@ export class Reconciler {
     if (this.#options.statePath === undefined) return undefined;
     try {
       const state = JSON.parse(readFileSync(this.#options.statePath, 'utf8')) as State;
-      return state.bootId === bootId() ? state : undefined;
+      return state.bootId === bootId() ? { ...state, unattributed: state.unattributed ?? 0 } : undefined;
     } catch {
       return undefined;
     }

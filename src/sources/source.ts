@@ -7,7 +7,7 @@ export interface LostKills {
   source: SourceName;
   /** How many were lost since the previous report (not a running total). */
   count: number;
-  /** Why: `ringbuf-full`, `kmsg-overrun`, `malformed-frame`, ... */
+  /** Why: `ringbuf-full` (counted in the kernel), `malformed-frame`. */
   reason: string;
 }
 

@@ -8,6 +8,7 @@ import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
 import { createBpfSource } from '../../src/sources/bpf-source.ts';
 import type { LostKills, Source } from '../../src/sources/source.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
+import { scratchCgroups } from '../support/scratch.ts';
 
 describeKernel('bpf source on this kernel', () => {
   let source: Source | undefined;
@@ -210,6 +211,33 @@ describeKernel('bpf source on cgroup paths at the limits', () => {
       expect(parseCgroupPath(kill.cgroup.path).containerId).toBe('a'.repeat(64));
     } finally {
       await removeAll(dirs);
+    }
+  });
+});
+
+describeKernel('bpf source when the ring buffer is full', () => {
+  const scratch = scratchCgroups('ringbuf');
+
+  it('counts the kills the ring buffer could not take, so none vanishes unreported', async () => {
+    const { readFileSync } = await import('node:fs');
+    const kills: OomKill[] = [];
+    const lost: LostKills[] = [];
+    // 4 KiB holds three kill records; the loader is stopped while ten kills happen.
+    const source = createBpfSource({ loaderPath: LOADER_PATH, ringbufKib: 4, statsIntervalMs: 100 }, silentLogger);
+    await source.start({ onKill: (k) => kills.push(k), onLost: (l) => lost.push(l), onProblem: () => {} });
+    const cgroup = await scratch({ limitMiB: 32 });
+    const loader = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+      .find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('oomkill-loader'));
+    try {
+      process.kill(loader as number, 'SIGSTOP');
+      for (let i = 0; i < 10; i++) await startHog(cgroup.dir).exited;
+      process.kill(loader as number, 'SIGCONT');
+      const dropped = (): number => lost.filter((l) => l.reason === 'ringbuf-full').reduce((n, l) => n + l.count, 0);
+      await expect.poll(() => kills.length + dropped(), { timeout: 5000 }).toBe(10);
+      expect(dropped()).toBeGreaterThan(0);
+      expect(kills.length).toBeGreaterThan(0);
+    } finally {
+      await source.stop();
     }
   });
 });
