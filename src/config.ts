@@ -227,7 +227,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
 export function helpText(): string {
   const lines = Object.values(SETTINGS).map((s: Setting) => {
     const name = `--${s.flag}${s.kind === 'string' ? ' VALUE' : ''}`;
-    return `  ${name.padEnd(26)} ${s.help}${s.env !== undefined ? ` [${s.env}]` : ''}`;
+    return `  ${name.padEnd(32)} ${s.help}${s.env !== undefined ? ` [${s.env}]` : ''}`;
   });
   return [
     'usage: oomkill-receiver [run | demo | version | help] [options]',
