@@ -133,7 +133,12 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
     ringbufKib: config.bpf.ringbufKib,
     statsIntervalMs: config.bpf.statsIntervalMs,
   }, logger.child({ source: 'bpf' }));
-  const kmsg = (): Source => createKmsgSource({ path: config.kmsg.path, replay: config.kmsg.replay }, logger.child({ source: 'kmsg' }));
+  const kmsg = (): Source => createKmsgSource({
+    path: config.kmsg.path,
+    replay: config.kmsg.replay,
+    // Where the last record read is kept, so a replay after a restart reports nothing twice.
+    ...(config.export.spoolDir !== undefined && { statePath: join(config.export.spoolDir, 'kmsg.json') }),
+  }, logger.child({ source: 'kmsg' }));
   const cgroup = (): Source => createCgroupSource({
     ...(config.cgroup.root !== undefined && { root: config.cgroup.root }),
     pollIntervalMs: config.cgroup.pollIntervalMs,
