@@ -432,43 +432,124 @@ static struct bpf_program *program_for(struct oomkill_bpf *skel, int hook)
 	}
 }
 
-/* Opens, loads and (unless check_only) attaches the one program of `hook`. */
-static struct oomkill_bpf *try_hook(const struct options *o, int hook, struct bpf_link **link, char *why,
-				    size_t why_len)
+/* One set of programs: `victims` records each victim; `context` (0: none) notes each OOM's context for it. */
+struct hooks {
+	struct oomkill_bpf *skel;
+	struct bpf_link *links[2];
+	int victims;
+	int context;
+};
+
+static void release(struct hooks *h)
+{
+	bpf_link__destroy(h->links[0]);
+	bpf_link__destroy(h->links[1]);
+	oomkill_bpf__destroy(h->skel);
+	*h = (struct hooks){};
+}
+
+/* Opens and loads the programs of `victims` and `context`, and attaches them if `attach`. */
+static bool try_hooks(const struct options *o, int victims, int context, bool attach, struct hooks *h, char *why,
+		      size_t why_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
-	struct oomkill_bpf *skel;
 	struct bpf_program *prog;
 	int err;
 
+	*h = (struct hooks){ .victims = victims, .context = context };
 	last_libbpf_error[0] = '\0';
-	skel = oomkill_bpf__open_opts(&open_opts);
-	if (!skel) {
+	h->skel = oomkill_bpf__open_opts(&open_opts);
+	if (!h->skel) {
 		snprintf(why, why_len, "open: %s", strerror(errno));
-		return NULL;
+		return false;
 	}
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == program_for(skel, hook));
-	skel->rodata->group_window_ns = (__u64)o->group_window_us * 1000;
-	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_kib * 1024);
+	bpf_object__for_each_program(prog, h->skel->obj)
+		bpf_program__set_autoload(prog, prog == program_for(h->skel, victims) ||
+						    (context && prog == program_for(h->skel, context)));
+	h->skel->rodata->group_window_ns = (__u64)o->group_window_us * 1000;
+	h->skel->rodata->mark_victim_records = victims >= OOMKILL_HOOK_TP_BTF_MARK_VICTIM;
+	bpf_map__set_max_entries(h->skel->maps.events, o->ringbuf_kib * 1024);
 
-	err = oomkill_bpf__load(skel);
+	err = oomkill_bpf__load(h->skel);
 	if (err) {
 		snprintf(why, why_len, "load: %s%s%s", strerror(-err), last_libbpf_error[0] ? ": " : "",
 			 last_libbpf_error);
 		goto fail;
 	}
-	if (o->check_only)
-		return skel;
-	*link = bpf_program__attach(program_for(skel, hook));
-	if (!*link) {
+	if (!attach)
+		return true;
+	h->links[0] = bpf_program__attach(program_for(h->skel, victims));
+	if (h->links[0] && context)
+		h->links[1] = bpf_program__attach(program_for(h->skel, context));
+	if (!h->links[0] || (context && !h->links[1])) {
 		snprintf(why, why_len, "attach: %s", strerror(errno));
 		goto fail;
 	}
-	return skel;
+	return true;
 fail:
-	oomkill_bpf__destroy(skel);
-	return NULL;
+	release(h);
+	return false;
+}
+
+/* Appends "hook: why" to the list of what was tried and why it failed. */
+static void note_tried(char *tried, size_t size, size_t *len, int hook, const char *why)
+{
+	*len += (size_t)snprintf(tried + *len, size - *len, "%s%s: %s", *len ? "; " : "", hook_names[hook], why);
+	if (*len >= size)
+		*len = size - 1;
+}
+
+/*
+ * Chooses and attaches the hooks. Where mark_victim passes the victim task, a mark_victim program records
+ * every victim (a memory.oom.group kill included) and, if one attaches, an oom_kill_process program notes
+ * each OOM's constraint and domain for it. Elsewhere an oom_kill_process program records the chosen
+ * victim itself. Hooks are tried in the order fentry, kprobe, tp_btf, raw_tp, each where it applies.
+ */
+static bool choose_hooks(const struct options *o, struct hooks *h, char *tried, size_t size)
+{
+	const char *mark_victim_why = mark_victim_unusable(o->btf_path);
+	size_t len = strlen(tried);
+	char why[768];
+
+	for (int v = OOMKILL_HOOK_TP_BTF_MARK_VICTIM; v <= HOOK_LAST; v++) {
+		struct hooks alone;
+
+		if (!o->hooks[v])
+			continue;
+		if (mark_victim_why) {
+			note_tried(tried, size, &len, v, mark_victim_why);
+			continue;
+		}
+		/* Loaded, not attached: attached only once it is known whether a context program joins it. */
+		if (!try_hooks(o, v, 0, false, &alone, why, sizeof(why))) {
+			note_tried(tried, size, &len, v, why);
+			continue;
+		}
+		if (o->check_only) {
+			*h = alone;
+			return true;
+		}
+		for (int c = HOOK_FIRST; c < OOMKILL_HOOK_TP_BTF_MARK_VICTIM; c++) {
+			if (!o->hooks[c])
+				continue;
+			if (try_hooks(o, v, c, true, h, why, sizeof(why))) {
+				release(&alone);
+				return true;
+			}
+			note_tried(tried, size, &len, c, why);
+		}
+		release(&alone);
+		if (try_hooks(o, v, 0, true, h, why, sizeof(why)))
+			return true;
+		note_tried(tried, size, &len, v, why);
+	}
+	for (int c = HOOK_FIRST; c < OOMKILL_HOOK_TP_BTF_MARK_VICTIM; c++) {
+		if (o->hooks[c] && try_hooks(o, c, 0, !o->check_only, h, why, sizeof(why)))
+			return true;
+		if (o->hooks[c])
+			note_tried(tried, size, &len, c, why);
+	}
+	return false;
 }
 
 static void pin_path(char *buf, size_t len, const char *dir, const char *name)
@@ -477,9 +558,9 @@ static void pin_path(char *buf, size_t len, const char *dir, const char *name)
 }
 
 /* Pins the link and the two maps the next loader needs; on failure removes what it pinned. */
-static int pin_all(const char *dir, struct oomkill_bpf *skel, struct bpf_link *link)
+static int pin_all(const char *dir, const struct hooks *h)
 {
-	char events[PATH_MAX], bss[PATH_MAX], link_path[PATH_MAX];
+	char events[PATH_MAX], bss[PATH_MAX], link_path[PATH_MAX], context_path[PATH_MAX];
 	int err;
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -487,11 +568,14 @@ static int pin_all(const char *dir, struct oomkill_bpf *skel, struct bpf_link *l
 	pin_path(events, sizeof(events), dir, "events");
 	pin_path(bss, sizeof(bss), dir, "bss");
 	pin_path(link_path, sizeof(link_path), dir, "link");
-	if ((err = bpf_map__pin(skel->maps.events, events)) || (err = bpf_map__pin(skel->maps.bss, bss)) ||
-	    (err = bpf_link__pin(link, link_path))) {
+	pin_path(context_path, sizeof(context_path), dir, "context-link");
+	if ((err = bpf_map__pin(h->skel->maps.events, events)) || (err = bpf_map__pin(h->skel->maps.bss, bss)) ||
+	    (err = bpf_link__pin(h->links[0], link_path)) ||
+	    (h->links[1] && (err = bpf_link__pin(h->links[1], context_path)))) {
 		unlink(events);
 		unlink(bss);
 		unlink(link_path);
+		unlink(context_path);
 		return err;
 	}
 	return 0;
@@ -499,7 +583,7 @@ static int pin_all(const char *dir, struct oomkill_bpf *skel, struct bpf_link *l
 
 static void unpin_all(const char *dir)
 {
-	const char *names[] = { "link", "events", "bss" };
+	const char *names[] = { "link", "context-link", "events", "bss" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -512,15 +596,12 @@ static void unpin_all(const char *dir)
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct oomkill_bpf *skel = NULL;
+	struct hooks hooks = {};
 	struct ring_buffer *rb = NULL;
 	struct oomkill_hello hello = {};
 	struct utsname uts;
 	char tried[2048] = "";
-	size_t tried_len = 0;
-	const char *mark_victim_why;
 	const char *btf = "/sys/kernel/btf/vmlinux";
-	struct bpf_link *link = NULL;
 	int events_fd = -1, bss_fd = -1;
 	bool pinned = false;
 	__u64 next_stats;
@@ -577,39 +658,26 @@ int main(int argc, char **argv)
 		}
 	}
 
-	mark_victim_why = mark_victim_unusable(o.btf_path);
-	for (hook = HOOK_FIRST; hook <= HOOK_LAST && !skel; hook++) {
-		char why[768];
-
-		if (!o.hooks[hook])
-			continue;
-		if (hook >= OOMKILL_HOOK_TP_BTF_MARK_VICTIM && mark_victim_why)
-			snprintf(why, sizeof(why), "%s", mark_victim_why);
-		else if ((skel = try_hook(&o, hook, &link, why, sizeof(why))))
-			break;
-		tried_len += (size_t)snprintf(tried + tried_len, sizeof(tried) - tried_len, "%s%s: %s",
-					      tried_len ? "; " : "", hook_names[hook], why);
-		if (tried_len >= sizeof(tried))
-			tried_len = sizeof(tried) - 1;
-	}
-	if (!skel) {
+	if (!choose_hooks(&o, &hooks, tried, sizeof(tried))) {
 		say("no hook could attach (tried %s)", tried[0] ? tried : "none");
 		return EXIT_NO_HOOK;
 	}
+	hook = hooks.victims;
 	if (o.check_only) {
 		say("check: %s loads with every CO-RE relocation resolved against %s", hook_names[hook], btf);
 		exit_code = 0;
 		goto cleanup;
 	}
-	if (tried[0])
-		say("attached %s (before it: %s)", hook_names[hook], tried);
+	if (hooks.context)
+		say("attached %s for every victim, with %s for each OOM's constraint and domain%s%s%s", hook_names[hook],
+		    hook_names[hooks.context], tried[0] ? " (not: " : "", tried, tried[0] ? ")" : "");
 	else
-		say("attached %s", hook_names[hook]);
-	skel->bss->attached_hook = (__u32)hook;
-	events_fd = bpf_map__fd(skel->maps.events);
-	bss_fd = bpf_map__fd(skel->maps.bss);
+		say("attached %s%s%s%s", hook_names[hook], tried[0] ? " (not: " : "", tried, tried[0] ? ")" : "");
+	hooks.skel->bss->attached_hook = (__u32)hook;
+	events_fd = bpf_map__fd(hooks.skel->maps.events);
+	bss_fd = bpf_map__fd(hooks.skel->maps.bss);
 	if (o.pin_dir) {
-		int err = pin_all(o.pin_dir, skel, link);
+		int err = pin_all(o.pin_dir, &hooks);
 
 		if (err) {
 			say("cannot pin in %s (%s): it must be a directory on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
@@ -660,12 +728,15 @@ attached:
 	exit_code = 0;
 cleanup:
 	ring_buffer__free(rb);
-	/* Pinned, the link stays attached after we close it; otherwise closing it detaches the program. */
-	if (pinned)
-		bpf_link__disconnect(link);
-	bpf_link__destroy(link);
-	oomkill_bpf__destroy(skel);
-	if (!skel) {
+	/* Pinned, the links stay attached after we close them; otherwise closing them detaches the programs. */
+	if (pinned) {
+		bpf_link__disconnect(hooks.links[0]);
+		if (hooks.links[1])
+			bpf_link__disconnect(hooks.links[1]);
+	}
+	if (hooks.skel) {
+		release(&hooks);
+	} else {
 		if (events_fd >= 0)
 			close(events_fd);
 		if (bss_fd >= 0)

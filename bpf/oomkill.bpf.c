@@ -25,6 +25,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load (read-only data). */
 const volatile __u64 group_window_ns = 1000000; /* victims marked this close by one trigger: one OOM */
 const volatile __u64 domain_margin_pages = 1024; /* usage this close to max counts as "at its limit" */
+/* Set when a mark_victim program records the victims: the oom_kill_process programs then only note the
+ * OOM's context (constraint, domain, totalpages) for it, because oom_kill_process runs once per OOM while
+ * mark_victim runs for every victim, the other members of a memory.oom.group kill included. */
+const volatile bool mark_victim_records = false;
 
 /* Read by the loader; updated atomically because kills on different memcgs may run concurrently. */
 __u64 kills_seen = 0;
@@ -37,6 +41,27 @@ __u64 last_mark_ns = 0;
 __u64 last_oom_id = 0;
 /* Never written: the source of zeroes for each new record. */
 const struct oomkill_kill zeroed_kill = {};
+
+/* What oom_kill_process saw of one OOM, for the mark_victim program, keyed by the triggering thread
+ * (mark_victim runs in its context, right after, for each victim). */
+struct oom_context {
+	__u64 oom_id; /* the boot time oom_kill_process ran at */
+	__u64 domain_cgroup_id;
+	__u64 domain_limit_pages;
+	__u64 domain_usage_pages;
+	__u64 totalpages;
+	__s64 chosen_points;
+	__u8 constraint;
+	__u8 domain_known;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct oom_context);
+} oom_contexts SEC(".maps");
+/* A context older than this is not the current OOM's. */
+#define CONTEXT_MAX_AGE_NS 1000000000ull
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -229,6 +254,37 @@ static __always_inline void read_domain(struct oomkill_kill *e, struct mem_cgrou
 	e->flags |= OOMKILL_F_DOMAIN_KNOWN;
 }
 
+/* What struct oom_control says of this OOM, as one record or as a context for mark_victim. */
+static __always_inline void read_oom_control(struct oom_context *c, struct oom_control *oc, __u64 now)
+{
+	struct mem_cgroup *domain = BPF_CORE_READ(oc, memcg);
+
+	c->oom_id = now;
+	c->constraint = BPF_CORE_READ(oc, constraint) + 1;
+	c->totalpages = BPF_CORE_READ(oc, totalpages);
+	c->chosen_points = BPF_CORE_READ(oc, chosen_points);
+	if (domain) {
+		c->domain_cgroup_id = memcg_cgroup_id(domain);
+		c->domain_limit_pages = BPF_CORE_READ(domain, memory.max);
+		c->domain_usage_pages = BPF_CORE_READ(domain, memory.usage.counter);
+		c->domain_known = 1;
+	}
+}
+
+static __always_inline void apply_context(struct oomkill_kill *e, const struct oom_context *c)
+{
+	e->oom_id = c->oom_id;
+	e->constraint = c->constraint;
+	e->totalpages = c->totalpages;
+	e->chosen_points = c->chosen_points;
+	if (c->domain_known) {
+		e->domain_cgroup_id = c->domain_cgroup_id;
+		e->domain_limit_pages = c->domain_limit_pages;
+		e->domain_usage_pages = c->domain_usage_pages;
+		e->flags |= OOMKILL_F_DOMAIN_KNOWN;
+	}
+}
+
 /* Without oom_control: the nearest ancestor (or the memcg itself) at its limit was the OOM domain; if
  * none is, the node itself ran out of memory. */
 static __always_inline void infer_domain(struct oomkill_kill *e, struct mem_cgroup *memcg)
@@ -314,33 +370,51 @@ static __always_inline int record_kill(struct task_struct *victim, struct oom_co
 	read_cgroup_path(e, BPF_CORE_READ(cgrp, kn));
 
 	if (oc) {
-		struct mem_cgroup *domain = BPF_CORE_READ(oc, memcg);
+		struct oom_context c = {};
 
-		e->oom_id = e->boottime_ns;
-		e->constraint = BPF_CORE_READ(oc, constraint) + 1;
-		e->totalpages = BPF_CORE_READ(oc, totalpages);
-		e->chosen_points = BPF_CORE_READ(oc, chosen_points);
-		if (domain)
-			read_domain(e, domain);
+		read_oom_control(&c, oc, e->boottime_ns);
+		apply_context(e, &c);
 	} else {
-		e->oom_id = group_oom_id(e);
-		infer_domain(e, memcg);
+		/* mark_victim: the context oom_kill_process noted for this trigger, if one is attached. */
+		__u32 tid = e->trigger_tid;
+		struct oom_context *c = bpf_map_lookup_elem(&oom_contexts, &tid);
+
+		if (c && e->boottime_ns - c->oom_id < CONTEXT_MAX_AGE_NS) {
+			apply_context(e, c);
+		} else {
+			e->oom_id = group_oom_id(e);
+			infer_domain(e, memcg);
+		}
 	}
 
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
+/* With a mark_victim program attached, note the OOM's context for it; else record the chosen victim. */
+static __always_inline int on_oom_kill_process(struct oom_control *oc, __u8 hook)
+{
+	if (mark_victim_records) {
+		struct oom_context c = {};
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+		read_oom_control(&c, oc, bpf_ktime_get_boot_ns());
+		bpf_map_update_elem(&oom_contexts, &tid, &c, BPF_ANY);
+		return 0;
+	}
+	return record_kill(BPF_CORE_READ(oc, chosen), oc, hook);
+}
+
 SEC("fentry/oom_kill_process")
 int BPF_PROG(fentry_oom_kill_process, struct oom_control *oc, const char *message)
 {
-	return record_kill(BPF_CORE_READ(oc, chosen), oc, OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS);
+	return on_oom_kill_process(oc, OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS);
 }
 
 SEC("kprobe/oom_kill_process")
 int BPF_KPROBE(kprobe_oom_kill_process, struct oom_control *oc)
 {
-	return record_kill(BPF_CORE_READ(oc, chosen), oc, OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS);
+	return on_oom_kill_process(oc, OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS);
 }
 
 SEC("tp_btf/mark_victim")
