@@ -6,10 +6,11 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SOURCE_NAMES } from './event.ts';
 
 export const COMMANDS = ['run', 'demo', 'help', 'version'] as const;
 export type Command = (typeof COMMANDS)[number];
-export const SOURCE_CHOICES = ['auto', 'bpf', 'kmsg', 'cgroup'] as const;
+export const SOURCE_CHOICES = ['auto', ...SOURCE_NAMES] as const;
 export type SourceChoice = (typeof SOURCE_CHOICES)[number];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const SWITCH = ['auto', 'on', 'off'] as const;

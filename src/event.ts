@@ -10,8 +10,9 @@ export const CONSTRAINTS = ['unknown', 'global', 'cpuset', 'mempolicy', 'memcg']
 /** `global` is the kernel's CONSTRAINT_NONE: the whole node ran out of memory. */
 export type Constraint = (typeof CONSTRAINTS)[number];
 
-export type SourceName = 'bpf' | 'kmsg' | 'cgroup';
-export const SOURCE_NAMES: readonly SourceName[] = ['bpf', 'kmsg', 'cgroup'];
+/** The sources, best first: --source auto tries them in this order. */
+export const SOURCE_NAMES = ['bpf', 'kmsg', 'cgroup'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
 
 /** A process name as the kernel holds it: bytes, not necessarily UTF-8. */
 export interface ProcessName {

@@ -11,6 +11,7 @@ import { Sem } from './attributes.ts';
 import { ConfigError, helpText, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { runDemo } from './demo/demo.ts';
+import { SOURCE_NAMES } from './event.ts';
 import type { OomKill, SourceName } from './event.ts';
 import { createCgroupEnricher } from './enrichment/cgroup-enricher.ts';
 import type { Enricher } from './enrichment/enricher.ts';
@@ -144,7 +145,7 @@ function sourceCandidates(config: Readonly<Config>, logger: Logger): Source[] {
     pollIntervalMs: config.cgroup.pollIntervalMs,
   }, logger.child({ source: 'cgroup' }));
   const all: Record<string, () => Source> = { bpf, kmsg, cgroup };
-  const order = config.source === 'auto' ? ['bpf', 'kmsg', 'cgroup'] : [config.source];
+  const order = config.source === 'auto' ? SOURCE_NAMES : [config.source];
   return order.map((name) => (all[name] as () => Source)());
 }
 
