@@ -33,3 +33,26 @@ describeKernel('--source auto without BPF', () => {
     }
   });
 });
+
+describeKernel('--source cgroup', () => {
+  const scratch = scratchCgroups('fallback-cgroup');
+
+  it('exports each counted kill with its pod and container, and says it knows no process', async () => {
+    const cgroup = await scratch({ limitMiB: 32 });
+    const collector = await startOtlpReceiver();
+    const receiver = startReceiver(['run', '--source', 'cgroup', '--cgroup-root', cgroup.parentDir, '--cgroup-poll-ms', '100'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
+    try {
+      await receiver.waitForLine(/"source: cgroup, OOM kill counters of \d+ cgroups under /);
+      for (let i = 0; i < 3; i++) await startHog(cgroup.dir).exited;
+      const records = await collector.waitForLogRecords(3, 10_000, (r) => r.attributes[Attr.cgroupPath] === cgroup.path);
+      expect(records[0]?.attributes).toMatchObject({ [Attr.source]: 'cgroup', [Attr.constraint]: 'memcg' });
+      expect(records[0]?.attributes[Sem.processPid]).toBeUndefined();
+      expect(records[0]?.resource).toMatchObject({ [Sem.k8sPodUid]: cgroup.podUid, [Sem.containerId]: cgroup.containerId });
+      expect(records[0]?.body).toBe(`OOM kill: a process (this source does not see pids) in pod ${cgroup.podUid} container ${cgroup.containerId}`);
+      await collector.waitForCounter('oomkill.kills', 3, 5000, { [Attr.source]: 'cgroup' });
+    } finally {
+      expect(await receiver.stop()).toBe(0);
+      await collector.stop();
+    }
+  });
+});
