@@ -1,0 +1,5 @@
+/* The BTF of a kernel whose mark_victim tracepoint passes only the victim's pid, as upstream did before
+ * 6.8: the loader must pass over the mark_victim hooks and say why. Compiled by
+ * test/bpf/core-relocation.test.ts. */
+typedef void (*btf_trace_mark_victim)(void *, int pid);
+btf_trace_mark_victim keep_the_typedef;
