@@ -127,7 +127,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (!n)
 		return 0;
 	if (verbose)
-		fprintf(stderr, "libbpf: %s\n", msg);
+		fprintf(stderr, "%s\n", msg);
 	/* CO-RE failures name the field a kernel lacks: always worth showing, as one line. */
 	else if ((core = strstr(msg, CORE_FAILURE)))
 		say("%.*s", (int)strcspn(core, "\n"), core);
@@ -472,8 +472,10 @@ static bool try_hooks(const struct options *o, int victims, int context, bool at
 
 	err = oomkill_bpf__load(h->skel);
 	if (err) {
-		snprintf(why, why_len, "load: %s%s%s", strerror(-err), last_libbpf_error[0] ? ": " : "",
-			 last_libbpf_error);
+		char reason[128];
+
+		libbpf_strerror(err, reason, sizeof(reason));
+		snprintf(why, why_len, "load: %s%s%s", reason, last_libbpf_error[0] ? ": " : "", last_libbpf_error);
 		goto fail;
 	}
 	if (!attach)
@@ -618,9 +620,26 @@ int main(int argc, char **argv)
 	if (o.btf_path)
 		btf = o.btf_path;
 	if (access(btf, R_OK)) {
-		say("no BTF at %s (%s): this kernel cannot run CO-RE programs; use the kmsg or cgroup source", btf,
-		    strerror(errno));
+		if (o.btf_path)
+			say("no BTF at %s (%s)", btf, strerror(errno));
+		else
+			say("no BTF at %s (%s): this kernel cannot run CO-RE programs; use the kmsg or cgroup source",
+			    btf, strerror(errno));
 		return EXIT_NO_BTF;
+	}
+	if (o.btf_path) {
+		/* Checked once here: a file that is not BTF would otherwise fail each hook with a vaguer error. */
+		struct btf *custom = btf__parse(o.btf_path, NULL);
+
+		if (!custom) {
+			char err[128];
+
+			libbpf_strerror(errno, err, sizeof(err));
+			say("cannot read BTF from %s (%s): give a kernel's BTF, raw or in an ELF's .BTF section",
+			    o.btf_path, err);
+			return EXIT_NO_BTF;
+		}
+		btf__free(custom);
 	}
 	raise_permitted_capabilities();
 	if (!has_bpf_capabilities()) {

@@ -161,11 +161,8 @@ describeKernel('CO-RE relocation against other kernels\' BTF', () => {
     writeFileSync(truncated, readFileSync(btfOf('6.1')).subarray(0, 100_000));
     for (const notBtf of [truncated, LOADER_PATH]) {
       const result = check(notBtf, 'tp_btf,raw_tp');
-      expect(result.status).toBe(EXIT_NO_HOOK);
-      expect(result.stderr).toBe(
-        "oomkill-loader: no hook could attach (tried tp_btf/mark_victim: cannot read the kernel's BTF; " +
-          "raw_tp/mark_victim: cannot read the kernel's BTF)\n",
-      );
+      expect(result.status).toBe(EXIT_NO_BTF);
+      expect(result.stderr).toMatch(/^oomkill-loader: cannot read BTF from \S+ \(.+\): give a kernel's BTF, raw or in an ELF's \.BTF section\n$/);
     }
   });
 
