@@ -1,71 +1,281 @@
-// Everything under deploy/ and otel-config/ is checked as the tools that consume it would: kustomize
-// builds it, the Kubernetes schema accepts every manifest, promtool checks and unit-tests the alert rules
-// on series shaped as the receiver exports them, and the Collector pipelines name only declared components.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Everything under deploy/ and otel-config/ is checked as the tools that consume it would: the Kubernetes
+// schemas accept every manifest, kustomize builds it, the receiver's own config parser accepts the
+// DaemonSet's environment, promtool checks and unit-tests the alert rules on series shaped as the receiver
+// exports them, the Collector pipelines name only declared components, and the dashboard's queries count
+// kills right when promtool evaluates them.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
-import { Attr, Metric, Sem } from '../../src/attributes.ts';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { Attr, EVENT_NAME, Metric, Sem } from '../../src/attributes.ts';
+import { loadConfig, SETTINGS } from '../../src/config.ts';
 import { PROMETHEUS_RULE_PATH, prometheusRule, RULES_PATH } from '../../scripts/prometheus-rule.ts';
 import { hasSchema, validateManifest } from '../support/k8s-schema.ts';
 
+type Manifest = Record<string, any>;
+
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const read = (path: string): string => readFileSync(`${ROOT}/${path}`, 'utf8');
-const built = (): Array<Record<string, unknown>> =>
-  parseAllDocuments(execFileSync('kubectl', ['kustomize', `${ROOT}/deploy`], { encoding: 'utf8' })).map((d) => d.toJSON() as Record<string, unknown>);
-/** Prometheus names of what src/attributes.ts exports: dots become underscores, counters get _total. */
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+const packageVersion = (JSON.parse(read('package.json')) as { version: string }).version;
+/** Prometheus names of what src/attributes.ts exports: dots become underscores (counters also get _total). */
 const prom = (name: string): string => name.replaceAll('.', '_');
+const counter = (name: string): string => `${prom(name)}_total`;
+const EXPORTED_COUNTERS = [Metric.kills, Metric.missedKills, Metric.receiverEvents].map(counter);
+/** Every label the receiver's counters can carry (k8s.node.name arrives as a resource attribute). */
+const EXPORTED_LABELS = new Set(
+  [Sem.k8sNodeName, Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName, Sem.k8sPodUid, Attr.workloadKind, Attr.workloadName,
+    Attr.constraint, Attr.mainProcess, Attr.source, Attr.missedReason, Attr.stage, Attr.outcome].map(prom),
+);
 
-describe('deploy/', () => {
-  it('builds with kustomize into the namespace, RBAC, DaemonSet, Collector config and PrometheusRule', () => {
-    expect(built().map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'PrometheusRule', 'ServiceAccount']);
+// ---- What `kubectl apply -k deploy/` applies, read from the sources ----------------------------------
+
+interface Kustomization { resources?: string[]; configMapGenerator?: Array<{ name: string; files: string[] }>; images?: Array<{ name: string; newTag: string }> }
+const kustomization = (dir: string): Kustomization => parse(read(join(dir, 'kustomization.yaml'))) as Kustomization;
+
+/** The objects a kustomization's resources hold: files parsed, directories followed, ConfigMaps generated. */
+function kustomizedObjects(dir: string): Array<{ file: string; object: Manifest }> {
+  const k = kustomization(dir);
+  const generated = (k.configMapGenerator ?? []).map((generator) => ({
+    file: join(dir, 'kustomization.yaml'),
+    object: {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: generator.name },
+      data: Object.fromEntries(generator.files.map((entry) => {
+        const [key, path] = entry.includes('=') ? entry.split('=') as [string, string] : [entry, entry];
+        return [key, read(join(dir, path))];
+      })),
+    },
+  }));
+  return [
+    ...(k.resources ?? []).flatMap((resource) => {
+      const path = join(dir, resource);
+      if (statSync(join(ROOT, path)).isDirectory()) return kustomizedObjects(path);
+      return parseAllDocuments(read(path)).map((d) => ({ file: path, object: d.toJSON() as Manifest }));
+    }),
+    ...generated,
+  ];
+}
+
+const objects = kustomizedObjects('deploy');
+const find = (kind: string, name: string): Manifest => {
+  const found = objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name)?.object;
+  if (!found) throw new Error(`no ${kind} ${name} in deploy/`);
+  return found;
+};
+const daemonset = find('DaemonSet', 'oomkill-receiver');
+const pod = daemonset.spec.template.spec;
+const container = (name: string): Manifest => pod.containers.find((c: Manifest) => c.name === name);
+const receiver = container('receiver');
+const sidecar = container('collector');
+const gateway = find('Deployment', 'oomkill-gateway');
+const envOf = (c: Manifest): Record<string, string> => Object.fromEntries((c.env ?? []).filter((e: Manifest) => 'value' in e).map((e: Manifest) => [e.name, e.value]));
+
+/** kubernetes-models: the API's OpenAPI schemas with required fields, enums and patterns (not unknown fields). */
+async function validateWithModels(object: Manifest): Promise<string[]> {
+  const { apiVersion, kind } = object as { apiVersion: string; kind: string };
+  const module = apiVersion.startsWith('monitoring.coreos.com/')
+    ? `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`
+    : `kubernetes-models/${apiVersion}/${kind}`;
+  const Model = ((await import(module)) as Record<string, new (o: Manifest) => { validate(): void }>)[kind];
+  if (!Model) return [`${kind}: no schema for ${apiVersion}`];
+  try {
+    new Model(object).validate();
+    return [];
+  } catch (error) {
+    return [`${kind} ${object.metadata?.name}: ${(error as Error).message}`];
+  }
+}
+
+describe('deploy/ manifests', () => {
+  it('list every manifest file in deploy/ in the kustomization, and every listed file exists', () => {
+    const manifestFiles = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return manifestFiles(path);
+      return /\.ya?ml$/.test(entry.name) && entry.name !== 'kustomization.yaml' ? [path] : [];
+    });
+    // The plain rules file and its unit tests are Prometheus files, not Kubernetes objects.
+    const notKubernetes = new Set(['deploy/alerts/oomkill-rules.yaml', 'deploy/alerts/oomkill-rules.test.yaml']);
+    const listed = new Set(objects.map((o) => o.file));
+    expect(manifestFiles('deploy').filter((f) => !notKubernetes.has(f)).sort()).toEqual([...listed].filter((f) => f.startsWith('deploy/') && !f.endsWith('kustomization.yaml')).sort());
+    for (const [dir, k] of [['deploy', kustomization('deploy')], ['otel-config', kustomization('otel-config')]] as const) {
+      for (const resource of k.resources ?? []) expect(existsSync(join(ROOT, dir, resource)), `${dir}/${resource}`).toBe(true);
+    }
   });
 
-  it('validates every manifest against the Kubernetes schema', () => {
-    const objects = built().filter((o) => hasSchema(String(o.apiVersion), String(o.kind)));
-    expect(objects.length).toBe(6); // all but the PrometheusRule, a CRD
-    expect(objects.flatMap(validateManifest)).toEqual([]);
+  it('hold the namespace, RBAC, the receiver DaemonSet, the gateway, both Collector configs and the PrometheusRule', () => {
+    expect(objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`).sort()).toEqual([
+      'ClusterRole/oomkill-receiver', 'ClusterRoleBinding/oomkill-receiver', 'ConfigMap/oomkill-collector', 'ConfigMap/oomkill-gateway',
+      'DaemonSet/oomkill-receiver', 'Deployment/oomkill-gateway', 'Namespace/oomkill-receiver', 'PrometheusRule/oomkill-receiver',
+      'Service/oomkill-gateway', 'ServiceAccount/oomkill-receiver',
+    ]);
   });
 
-  it('has a schema check that catches a typo', () => {
-    const daemonset = built().find((o) => o.kind === 'DaemonSet') as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
-    daemonset.spec.template.spec.containers[0]!.securityContxt = {};
-    expect(validateManifest(daemonset as unknown as Record<string, unknown>)).toEqual(['DaemonSet.spec.template.spec.containers[0].securityContxt: unknown field for V1Container']);
+  it('validate against the Kubernetes schemas: no unknown field, every required field, every enum', async () => {
+    const kubernetes = objects.filter((o) => hasSchema(String(o.object.apiVersion), String(o.object.kind)));
+    expect(kubernetes.length).toBe(objects.length - 1); // all but the PrometheusRule, a CRD
+    expect(kubernetes.flatMap((o) => validateManifest(o.object))).toEqual([]);
+    expect((await Promise.all(objects.map((o) => validateWithModels(o.object)))).flat()).toEqual([]);
   });
 
-  it('runs the receiver unprivileged, with the loader\'s capabilities only, on every node', () => {
-    const ds = built().find((o) => o.kind === 'DaemonSet') as any;
-    const pod = ds.spec.template.spec;
-    const receiver = pod.containers.find((c: any) => c.name === 'receiver');
-    expect(receiver.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: expect.arrayContaining(['BPF', 'PERFMON']) } });
-    expect(receiver.securityContext.privileged).toBeUndefined();
+  it('are checked by validators that catch a typo, a missing field and a wrong value', async () => {
+    const broken = structuredClone(daemonset);
+    broken.spec.template.spec.containers[0].securityContxt = {};
+    delete broken.spec.template.spec.containers[1].name;
+    broken.spec.template.spec.volumes[0].hostPath.type = 'Folder';
+    expect(validateManifest(broken)).toEqual(['DaemonSet.spec.template.spec.containers[0].securityContxt: unknown field for V1Container']);
+    const [modelErrors] = await validateWithModels(broken) as [string];
+    expect(modelErrors).toMatch(/containers\/1 must have required property name.*volumes\/0\/hostPath\/type must be equal to one of the allowed values/);
+    const rule = structuredClone(find('PrometheusRule', 'oomkill-receiver'));
+    rule.spec.groups[0].rules[3].for = 'five minutes';
+    expect(await validateWithModels(rule)).toEqual([expect.stringMatching(/rules\/3\/for must match pattern/)]);
+  });
+
+  it('run the receiver unprivileged, with only the loader\'s capabilities, on every node', () => {
+    expect(receiver.securityContext).toEqual({
+      runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true,
+      // File capabilities are granted on exec only without no_new_privs.
+      allowPrivilegeEscalation: true,
+      capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE'] },
+    });
     expect(pod.hostPID).toBeUndefined();
+    expect(pod.hostNetwork).toBeUndefined();
     expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(pod.priorityClassName).toBe('system-node-critical');
     expect(receiver.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
-    expect(receiver.image).toBe(`ghcr.io/oomkill-receiver/oomkill-receiver:${JSON.parse(read('package.json')).version}`);
-    expect(pod.volumes.map((v: any) => v.hostPath?.path).filter(Boolean).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue', '/var/lib/oomkill-receiver/state']);
-    expect(receiver.env).toEqual(expect.arrayContaining([{ name: 'OOMKILL_SPOOL_DIR', value: '/var/lib/oomkill-receiver/spool' }, { name: 'OOMKILL_PIN_DIR', value: '/sys/fs/bpf/oomkill' }]));
+    for (const c of [...pod.containers, ...gateway.spec.template.spec.containers].filter((c: Manifest) => c !== receiver)) {
+      expect(c.securityContext, c.name).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext.capabilities.add, c.name).toBeUndefined();
+    }
   });
 
-  it('grants exactly what the pod cache reads', () => {
-    const role = built().find((o) => o.kind === 'ClusterRole') as any;
-    expect(role.rules).toEqual([
+  it('mount the host paths the receiver reads and the state it keeps, and no others', () => {
+    const hostPaths = Object.fromEntries(pod.volumes.filter((v: Manifest) => v.hostPath).map((v: Manifest) => [v.name, v.hostPath.path]));
+    expect(Object.values(hostPaths).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue', '/var/lib/oomkill-receiver/state']);
+    const mounts = Object.fromEntries(receiver.volumeMounts.map((m: Manifest) => [hostPaths[m.name] ?? m.name, { at: m.mountPath, readOnly: m.readOnly === true }]));
+    expect(mounts).toEqual({
+      '/sys/kernel/btf': { at: '/sys/kernel/btf', readOnly: true },
+      '/sys/fs/bpf': { at: '/sys/fs/bpf', readOnly: false }, // pins the program and ring buffer
+      '/dev/kmsg': { at: '/dev/kmsg', readOnly: true },
+      '/sys/fs/cgroup': { at: '/sys/fs/cgroup', readOnly: true },
+      '/var/lib/oomkill-receiver/state': { at: '/var/lib/oomkill-receiver', readOnly: false },
+      tmp: { at: '/tmp', readOnly: false },
+    });
+  });
+
+  it('give each unprivileged container the host directories it writes, owned by its own user', () => {
+    const [init] = pod.initContainers as [Manifest];
+    const script = init.command.join(' ');
+    const mountOf = (c: Manifest, volume: string): string => c.volumeMounts.find((m: Manifest) => m.name === volume).mountPath;
+    const owns = (uid: number, path: string): void => expect(script).toMatch(new RegExp(`chown ${uid}:${uid} [^&]*${path.replaceAll('/', '\\/')}(\\s|$)`));
+    owns(receiver.securityContext.runAsUser, `${mountOf(init, 'state')}/spool`);
+    owns(receiver.securityContext.runAsUser, '/sys/fs/bpf/oomkill');
+    owns(sidecar.securityContext.runAsUser, mountOf(init, 'queue'));
+    expect(mountOf(sidecar, 'queue')).toBe(parse(read('otel-config/collector-sidecar.yaml')).extensions['file_storage/queue'].directory);
+  });
+
+  it('configure the receiver with settings its config parser accepts, and probe what it serves', () => {
+    const env = envOf(receiver);
+    const known = new Set(Object.values(SETTINGS).flatMap((s) => ('env' in s ? [s.env] : [])));
+    for (const name of Object.keys(env).filter((n) => n.startsWith('OOMKILL_'))) expect(known, name).toContain(name);
+    const config = loadConfig(receiver.args, { ...env, NODE_NAME: 'node-1', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' });
+    expect(config).toMatchObject({ command: 'run', source: 'auto', nodeName: 'node-1', kubernetes: { enabled: true }, export: { mode: 'otlp' } });
+    expect(config.export.spoolDir?.startsWith('/var/lib/oomkill-receiver/')).toBe(true);
+    expect(config.bpf.pinDir?.startsWith('/sys/fs/bpf/')).toBe(true);
+    const port = receiver.ports.find((p: Manifest) => p.name === 'health').containerPort;
+    expect(config.health?.port).toBe(port);
+    expect(receiver.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(receiver.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    // The SDK sends to the sidecar's OTLP receiver.
+    const otlp = parse(read('otel-config/collector-sidecar.yaml')).receivers.otlp.protocols.grpc.endpoint as string;
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${otlp}`);
+    expect(env.OTEL_SERVICE_NAME).toBe('oomkill-receiver');
+  });
+
+  it('pin each image\'s version once, the receiver\'s to package.json\'s', () => {
+    const images = [...pod.initContainers, ...pod.containers, ...gateway.spec.template.spec.containers].map((c: Manifest) => c.image as string);
+    for (const image of images) expect(image, 'the tag is set in kustomization.yaml').not.toMatch(/:/);
+    expect(kustomization('deploy').images).toEqual([
+      { name: 'ghcr.io/oomkill-receiver/oomkill-receiver', newTag: packageVersion },
+      { name: 'otel/opentelemetry-collector-contrib', newTag: expect.stringMatching(/^0\.\d+\.\d+$/) },
+    ]);
+  });
+
+  it('mount each Collector\'s own config and Secret, and route the sidecars to the gateway\'s Service', () => {
+    const configOf = (spec: Manifest): string => spec.volumes.find((v: Manifest) => v.configMap).configMap.name;
+    expect(configOf(pod)).toBe('oomkill-collector');
+    expect(configOf(gateway.spec.template.spec)).toBe('oomkill-gateway');
+    for (const [c, file, secret] of [[sidecar, 'collector-sidecar.yaml', 'oomkill-receiver-backends'], [gateway.spec.template.spec.containers[0], 'collector-gateway.yaml', 'oomkill-gateway-backends']] as const) {
+      expect(c.args).toEqual(['--config=/conf/collector.yaml']);
+      expect(c.envFrom).toEqual([{ secretRef: { name: secret, optional: true } }]);
+      expect(read(`otel-config/${file}`)).toContain(`Secret ${secret}`);
+    }
+    const service = find('Service', 'oomkill-gateway');
+    const defaultGateway = /\$\{env:OTLP_GATEWAY_ENDPOINT:-([^}]*)\}/.exec(read('otel-config/collector-sidecar.yaml'))?.[1];
+    expect(defaultGateway).toBe(`${service.metadata.name}:${service.spec.ports[0].port}`);
+    expect(service.spec.selector).toEqual(gateway.spec.template.metadata.labels);
+  });
+
+  it('grant exactly what the pod cache reads', () => {
+    expect(find('ClusterRole', 'oomkill-receiver').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
     ]);
+    expect(find('ClusterRoleBinding', 'oomkill-receiver').subjects).toEqual([{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: 'oomkill-receiver' }]);
   });
 });
 
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+describe.skipIf(!kubectl)('kubectl kustomize deploy/ (skipped where kubectl is not installed)', () => {
+  const built = (): Manifest[] => parseAllDocuments(execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy')], { encoding: 'utf8' })).map((d) => d.toJSON() as Manifest);
+
+  it('builds the same objects, all in the namespace, with versioned images and the generated ConfigMaps mounted', () => {
+    const result = built();
+    expect(result.map((o) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).sort()).toEqual(objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`).sort());
+    for (const o of result.filter((o) => !o.kind.startsWith('Cluster') && o.kind !== 'Namespace')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('oomkill-receiver');
+    const configMaps = new Set(result.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name));
+    for (const workload of result.filter((o) => o.kind === 'DaemonSet' || o.kind === 'Deployment')) {
+      const spec = workload.spec.template.spec;
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) expect(c.image, c.name).toMatch(/:\d+\.\d+\.\d+$/);
+      for (const v of spec.volumes.filter((v: Manifest) => v.configMap)) expect(configMaps).toContain(v.configMap.name);
+    }
+    expect(result.flatMap((o) => (hasSchema(o.apiVersion, o.kind) ? validateManifest(o) : []))).toEqual([]);
+  });
+});
+
+// ---- Alert rules ------------------------------------------------------------------------------------
+
 describe('alert rules', () => {
   it('pass promtool check rules', () => {
-    expect(execFileSync('promtool', ['check', 'rules', RULES_PATH], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
+    expect(execFileSync('promtool', ['check', 'rules', RULES_PATH], { encoding: 'utf8' })).toMatch(/SUCCESS: 8 rules found/);
   });
 
   it('pass promtool test rules: each alert fires and stays quiet on exported series', () => {
-    expect(execFileSync('promtool', ['test', 'rules', 'oomkill-rules.test.yaml'], { cwd: `${ROOT}/deploy/alerts`, encoding: 'utf8' })).toMatch(/SUCCESS/);
+    const result = spawnSync('promtool', ['test', 'rules', 'oomkill-rules.test.yaml'], { cwd: join(ROOT, 'deploy/alerts'), encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
+    expect(result.status).toBe(0);
+  });
+
+  it('have unit tests for every alert, each firing and staying quiet', () => {
+    const alerts = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string }> }> }).groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : [])));
+    const cases = (parse(read('deploy/alerts/oomkill-rules.test.yaml')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> }).tests.flatMap((t) => t.alert_rule_test);
+    for (const alert of alerts) {
+      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert} fires`).toBe(true);
+      expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert} stays quiet`).toBe(true);
+    }
+  });
+
+  it('name namespace, pod and container in every alert\'s summary and description', () => {
+    const rules = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string; annotations?: Record<string, string> }> }> }).groups.flatMap((g) => g.rules.filter((r) => r.alert));
+    for (const rule of rules) {
+      for (const annotation of ['summary', 'description']) {
+        for (const label of [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName]) expect(rule.annotations?.[annotation], `${rule.alert} ${annotation}`).toContain(`$labels.${prom(label)}`);
+      }
+    }
   });
 
   it('are the same in the PrometheusRule manifest', () => {
@@ -73,71 +283,182 @@ describe('alert rules', () => {
   });
 
   it('use only series and labels the receiver exports', () => {
-    const labels = new Set([Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName, Sem.k8sNodeName, Attr.workloadKind, Attr.workloadName, Attr.constraint, Attr.mainProcess, Attr.source, Attr.missedReason].map(prom));
-    const metrics = new Set([Metric.kills, Metric.missedKills].map((m) => `${prom(m)}_total`));
     const text = read('deploy/alerts/oomkill-rules.yaml') + read('deploy/alerts/oomkill-rules.test.yaml');
-    for (const [, name] of text.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect(metrics).toContain(name);
-    for (const [, label] of text.matchAll(/\b((?:k8s|oomkill)_[a-z0-9_]+)\s*(?:=|!=|=~)\s*"/g)) expect(labels).toContain(label);
+    for (const [, name] of text.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect(EXPORTED_COUNTERS).toContain(name);
+    for (const [, label] of text.matchAll(/\b((?:k8s|oomkill)_[a-z0-9_]+)\s*(?:=|!=|=~)\s*"/g)) expect(EXPORTED_LABELS).toContain(label);
+    for (const [, label] of text.matchAll(/\$labels\.([a-z0-9_]+)/g)) expect(EXPORTED_LABELS).toContain(label);
   });
 });
 
-describe('Collector configs', () => {
-  // The sidecar's pipelines take their exporters from environment variables: check each documented choice.
-  const scenarios: Array<Record<string, string>> = [
-    {},
-    { OOMKILL_LOGS_EXPORTERS: '[otlphttp/loki]', OOMKILL_METRICS_EXPORTERS: '[prometheusremotewrite]' },
-    { OOMKILL_LOGS_EXPORTERS: '[debug]', OOMKILL_METRICS_EXPORTERS: '[debug]' },
-  ];
-  const expand = (text: string, env: Record<string, string>): string =>
-    text.replace(/\$\{env:([A-Z_]+)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => env[name] ?? fallback ?? '');
+// ---- Collector configs -------------------------------------------------------------------------------
 
+const expand = (text: string, env: Record<string, string>): string =>
+  text.replace(/\$\{env:([A-Z_]+)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => env[name] ?? fallback ?? '');
+/** The variables a config's header documents, `#   NAME  what it is`. */
+const documented = (text: string): Map<string, string> => new Map([...text.matchAll(/^#\s+([A-Z][A-Z0-9_]+)\s+(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+
+describe('Collector configs', () => {
   for (const file of ['otel-config/collector-sidecar.yaml', 'otel-config/collector-gateway.yaml']) {
-    it(`${file}: every pipeline component is declared, and every declared component is used`, () => {
+    const text = read(file);
+    const docs = documented(text);
+    // Each documented choice of exporters: the default and every alternative the header names.
+    const scenarios: Array<Record<string, string>> = [{}];
+    for (const [name, doc] of docs) {
+      const choice = /^YAML list, default \[([^\]]*)\]; also (.*)$/.exec(doc);
+      if (!choice) continue;
+      for (const exporter of (choice[2] as string).split(',').map((e) => e.trim())) scenarios.push({ [name]: `[${exporter}]` });
+    }
+
+    it(`${file}: every env variable it reads is documented in its header, and every documented one is read`, () => {
+      const read = new Set([...text.matchAll(/\$\{env:([A-Z_]+)/g)].map((m) => m[1] as string));
+      expect([...read].sort()).toEqual([...docs.keys()].sort());
+    });
+
+    it(`${file}: every pipeline component is declared, and every declared component is used by a documented choice`, () => {
+      expect(scenarios.length).toBeGreaterThan(2);
       const used = new Set<string>();
-      for (const env of file.includes('sidecar') ? scenarios : [{}]) {
-        const config = parse(expand(read(file), env)) as Record<string, any>;
+      for (const env of scenarios) {
+        const config = parse(expand(text, env)) as Manifest;
         for (const extension of config.service.extensions) {
           expect(Object.keys(config.extensions), `extension ${extension}`).toContain(extension);
           used.add(`extensions/${extension}`);
         }
-        for (const [name, pipeline] of Object.entries<any>(config.service.pipelines)) {
+        for (const [name, pipeline] of Object.entries<Manifest>(config.service.pipelines)) {
+          expect(pipeline.receivers?.length, `${name} receivers`).toBeGreaterThan(0);
+          expect(pipeline.exporters?.length, `${name} exporters`).toBeGreaterThan(0);
           for (const section of ['receivers', 'processors', 'exporters']) {
             for (const component of pipeline[section] ?? []) {
-              expect(Object.keys(config[section] ?? {}), `${name} ${section}`).toContain(component);
+              expect(Object.keys(config[section] ?? {}), `${JSON.stringify(env)}: ${name} ${section}`).toContain(component);
               used.add(`${section}/${component}`);
             }
           }
+          // memory_limiter first, batch last: the Collector's documented order.
+          expect(pipeline.processors[0], name).toBe('memory_limiter');
+          expect(pipeline.processors.at(-1), name).toBe('batch');
+        }
+        // A queue's storage is an extension the service starts.
+        for (const [name, exporter] of Object.entries<Manifest>(config.exporters)) {
+          const storage = exporter.sending_queue?.storage as string | undefined;
+          if (storage) expect(config.service.extensions, `${name} queue`).toContain(storage);
         }
       }
-      const config = parse(expand(read(file), {})) as Record<string, any>;
+      const config = parse(expand(text, {})) as Manifest;
       for (const section of ['receivers', 'processors', 'exporters', 'extensions']) {
-        for (const component of Object.keys(config[section] ?? {})) {
-          if (section === 'extensions' && component.startsWith('file_storage')) continue; // used by the queues
-          expect(used, `${section}/${component} is declared but never used`).toContain(`${section}/${component}`);
-        }
+        for (const component of Object.keys(config[section] ?? {})) expect(used, `${section}/${component} is declared but never used`).toContain(`${section}/${component}`);
       }
+    });
+
+    it(`${file}: queues every OTLP export on disk and keeps retrying`, () => {
+      const config = parse(expand(text, {})) as Manifest;
+      for (const [name, exporter] of Object.entries<Manifest>(config.exporters).filter(([n]) => n.startsWith('otlp'))) {
+        expect(exporter.sending_queue?.storage, name).toBe('file_storage/queue');
+        expect(exporter.retry_on_failure, name).toEqual({ enabled: true, max_elapsed_time: 0 });
+      }
+      expect(config.exporters.prometheusremotewrite.resource_to_telemetry_conversion).toEqual({ enabled: true });
     });
   }
 
-  it('receives on localhost only in the sidecar, and queues on disk', () => {
-    const config = parse(expand(read('otel-config/collector-sidecar.yaml'), {})) as any;
-    expect(config.receivers.otlp.protocols.grpc.endpoint).toBe('localhost:4317');
-    expect(config.exporters['otlp/gateway'].sending_queue.storage).toBe('file_storage/queue');
+  it('sidecar: receives on localhost only, and gives Loki the kill records\' event name as an attribute', () => {
+    const config = parse(expand(read('otel-config/collector-sidecar.yaml'), {})) as Manifest;
+    expect(Object.values<Manifest>(config.receivers.otlp.protocols).map((p) => p.endpoint)).toEqual(['localhost:4317']);
+    const statements = config.processors['transform/event-name'].log_statements.flatMap((s: Manifest) => s.statements);
+    expect(statements).toEqual([`set(log.attributes["${Sem.eventName}"], log.event_name) where log.event_name != ""`]);
   });
 });
 
+// ---- Grafana dashboard -------------------------------------------------------------------------------
+
+interface Panel { title: string; type: string; datasource: { uid: string }; targets: Array<{ expr: string; datasource: { uid: string } }> }
+const dashboard = JSON.parse(read('deploy/grafana/oomkill-dashboard.json')) as { panels: Panel[]; templating: { list: Array<{ name: string; type: string; query: unknown }> } };
+const promQueries = dashboard.panels.filter((p) => p.type !== 'logs').flatMap((p) => p.targets.map((t) => ({ title: p.title, expr: t.expr })));
+
 describe('Grafana dashboard', () => {
-  it('parses, and queries only the exported series and labels', () => {
-    const dashboard = JSON.parse(read('deploy/grafana/oomkill-dashboard.json')) as { panels: Array<{ title: string; type: string; targets: Array<{ expr: string }> }> };
-    const labels = new Set([Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName, Sem.k8sNodeName, Attr.workloadKind, Attr.workloadName, Attr.constraint, Attr.mainProcess, Attr.missedReason, Sem.serviceName].map(prom));
-    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
-    expect(exprs.length).toBeGreaterThanOrEqual(7);
-    for (const expr of exprs) {
-      for (const [, name] of expr.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect([`${prom(Metric.kills)}_total`, `${prom(Metric.missedKills)}_total`]).toContain(name);
+  it('takes its data sources from variables', () => {
+    expect(dashboard.templating.list.filter((v) => v.type === 'datasource').map((v) => [v.name, v.query])).toEqual([['prometheus', 'prometheus'], ['loki', 'loki']]);
+    for (const panel of dashboard.panels) {
+      const uid = panel.type === 'logs' ? '${loki}' : '${prometheus}';
+      expect(panel.datasource.uid, panel.title).toBe(uid);
+      for (const target of panel.targets) expect(target.datasource.uid, panel.title).toBe(uid);
+    }
+  });
+
+  it('shows kills by namespace and workload, top containers, main vs child, memcg vs global, missed kills, and the kill records', () => {
+    const grouped = (expr: string): string => /^(?:topk\(\d+, )?sum by \(([^)]*)\)/.exec(expr)?.[1] ?? '';
+    expect(promQueries.map((q) => grouped(q.expr))).toEqual(expect.arrayContaining([
+      prom(Sem.k8sNamespaceName),
+      [Sem.k8sNamespaceName, Attr.workloadKind, Attr.workloadName].map(prom).join(', '),
+      [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName].map(prom).join(', '),
+      prom(Attr.mainProcess),
+      prom(Attr.constraint),
+    ]));
+    expect(promQueries.some((q) => q.expr.includes(counter(Metric.missedKills)))).toBe(true);
+    expect(dashboard.panels.filter((p) => p.type === 'logs')).toHaveLength(1);
+  });
+
+  it('queries only the exported series and labels', () => {
+    const variables = new Set(dashboard.templating.list.map((v) => v.name));
+    for (const { title, expr } of promQueries) {
+      for (const [, name] of expr.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect(EXPORTED_COUNTERS, title).toContain(name);
       const grouped = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => (m[1] as string).split(',').map((l) => l.trim()));
       const matched = [...expr.matchAll(/\{([^}]*)\}/g)].flatMap((m) => [...(m[1] as string).matchAll(/([a-z0-9_]+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1] as string));
-      for (const label of [...grouped, ...matched]) expect(labels, `${label} in ${expr}`).toContain(label);
+      for (const label of [...grouped, ...matched]) expect(EXPORTED_LABELS, `${label} in ${title}`).toContain(label);
+      for (const [, variable] of expr.matchAll(/\$([a-z]\w*)/g)) expect(variables, title).toContain(variable);
     }
-    expect(dashboard.panels.map((p) => p.type)).toContain('logs');
+  });
+
+  it('counts kills right: promtool evaluates its queries on exported series, the first kill of each series included', () => {
+    // Variables as Grafana would render them for a 30-minute range seen at its end.
+    const render = (expr: string): string => expr.replaceAll('$__range', '30m').replaceAll('$__interval', '1m').replaceAll('$__rate_interval', '2m').replaceAll('$node', '.*').replaceAll('$namespace', '.*');
+    const series = (labels: string, values: string): { series: string; values: string } => ({
+      series: `oomkill_kills_total{job="oomkill-receiver",service_name="oomkill-receiver",host_name="oomkill-receiver-x7k2p",k8s_node_name="node-1",oomkill_source="bpf",${labels}}`,
+      values,
+    });
+    const cart = 'k8s_namespace_name="shop",k8s_pod_name="cart-1",k8s_container_name="cart",oomkill_workload_kind="Deployment",oomkill_workload_name="cart"';
+    const input = [
+      // Born at its first kill 12 minutes in, inside the range, two more later: 3.
+      series(`${cart},oomkill_constraint="memcg",oomkill_victim_main_process="false"`, `${'_ '.repeat(12)}1 1 2 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3`),
+      // Three kills before the range began, one inside it: 1.
+      series(`${cart},oomkill_constraint="memcg",oomkill_victim_main_process="true"`, `3x30 4x10`),
+      // A global kill outside pods, born in the range: 1.
+      series('oomkill_constraint="global"', `${'_ '.repeat(35)}1 1 1 1 1`),
+    ];
+    const byTitle = (title: string): string => {
+      const query = promQueries.find((q) => q.title.startsWith(title));
+      if (!query) throw new Error(`no panel ${title}`);
+      return render(query.expr);
+    };
+    const tests = {
+      tests: [{
+        interval: '1m',
+        input_series: input,
+        promql_expr_test: [
+          { expr: byTitle('Top containers'), eval_time: '40m', exp_samples: [{ labels: '{k8s_container_name="cart",k8s_namespace_name="shop",k8s_pod_name="cart-1"}', value: 4 }, { labels: '{}', value: 1 }] },
+          { expr: byTitle('Main process vs child'), eval_time: '40m', exp_samples: [{ labels: '{oomkill_victim_main_process="false"}', value: 3 }, { labels: '{oomkill_victim_main_process="true"}', value: 1 }, { labels: '{}', value: 1 }] },
+          { expr: byTitle('Container limit (memcg) vs node-wide (global)'), eval_time: '40m', exp_samples: [{ labels: '{oomkill_constraint="memcg"}', value: 4 }, { labels: '{oomkill_constraint="global"}', value: 1 }] },
+          // Per 1-minute interval: the birth of a series shows in the minute it happened.
+          { expr: byTitle('OOM kills by namespace'), eval_time: '12m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 1 }] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '20m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 0 }] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '35m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 0 }, { labels: '{}', value: 1 }] },
+        ],
+      }],
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'oomkill-dashboard-'));
+    try {
+      writeFileSync(join(dir, 'rules.yaml'), 'groups: []\n');
+      writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', ...tests }));
+      const result = spawnSync('promtool', ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
+      expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the kill records from Loki by the receiver\'s service name and the event name the sidecar copies', () => {
+    const [logs] = dashboard.panels.filter((p) => p.type === 'logs') as [Panel];
+    const [query] = logs.targets.map((t) => t.expr) as [string];
+    // Resource attributes Loki indexes by default may select streams; record attributes are filters.
+    expect(query).toMatch(new RegExp(`^\\{${prom(Sem.serviceName)}="${envOf(receiver).OTEL_SERVICE_NAME}"[,}]`));
+    expect(query).toContain(`| ${prom(Sem.eventName)}="${EVENT_NAME}"`);
+    expect(query).toContain(`| ${prom(Sem.k8sNodeName)}=~"$node"`);
   });
 });
