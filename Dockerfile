@@ -18,7 +18,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g libcap2-bin \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /image /app
-# The loader alone gets the capabilities to load BPF; the Node process runs unprivileged.
+# The loader alone gets the capabilities to load BPF; the Node process runs unprivileged. Set here, not
+# only by the build script: COPY does not carry file capabilities (an extended attribute) across stages.
 RUN setcap cap_bpf,cap_perfmon,cap_sys_resource+p /app/bpf/.output/oomkill-loader
 USER 65532:65532
 ENV NODE_ENV=production

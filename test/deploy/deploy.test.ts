@@ -462,3 +462,34 @@ describe('Grafana dashboard', () => {
     expect(query).toContain(`| ${prom(Sem.k8sNodeName)}=~"$node"`);
   });
 });
+
+// ---- Dockerfile --------------------------------------------------------------------------------------
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1) as string;
+  const script = read('scripts/build-image-tree.sh');
+  const setcap = (text: string): string[] => (/setcap ([a-z_,]+)\+p /.exec(text)?.[1] ?? '').split(',').sort();
+
+  it('builds with scripts/build-image-tree.sh, the one definition of the build steps', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^RUN .*scripts\/build-image-tree\.sh \/image$/m);
+    expect(runtime).toMatch(/^COPY --from=build \/image \/app$/m);
+    for (const stage of stages) expect(stage).toMatch(/^node:24-bookworm-slim/);
+  });
+
+  it('ships Node and the loader\'s runtime libraries only, no compilers', () => {
+    const packages = [...runtime.matchAll(/apt-get install -y --no-install-recommends ([^\n&\\]+)/g)].flatMap((m) => (m[1] as string).trim().split(/\s+/));
+    expect(packages.sort()).toEqual(['libbpf1', 'libcap2-bin', 'libelf1', 'zlib1g']);
+  });
+
+  it('gives the loader the capabilities the DaemonSet adds, and runs as the DaemonSet\'s user', () => {
+    const added = (receiver.securityContext.capabilities.add as string[]).map((c) => `cap_${c.toLowerCase()}`).sort();
+    expect(setcap(runtime)).toEqual(added);
+    expect(setcap(script)).toEqual(added);
+    expect(runtime).toMatch(new RegExp(`^USER ${receiver.securityContext.runAsUser}:${receiver.securityContext.runAsGroup}$`, 'm'));
+    expect(runtime).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/oomkill-receiver"\]$/m);
+    expect(receiver.args).toEqual(['run']);
+  });
+});

@@ -31,10 +31,18 @@ describe('the image tree', () => {
     }
   });
 
-  it('answers --help', () => {
-    const result = spawnSync(process.execPath, [join(tree, 'bin/oomkill-receiver'), '--help'], { encoding: 'utf8' });
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^usage: oomkill-receiver/);
+  it('finds its loader where the tree puts it, with no OOMKILL_LOADER_PATH', () => {
+    const script = `const { loadConfig } = await import(${JSON.stringify(join(tree, 'dist/config.js'))}); console.log(loadConfig(['run'], {}).bpf.loaderPath);`;
+    const printed = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim();
+    expect(printed).toBe(join(tree, 'bpf/.output/oomkill-loader'));
+  });
+
+  it('answers --help, through the image\'s entry point and from dist/main.js', () => {
+    for (const entry of ['bin/oomkill-receiver', 'dist/main.js']) {
+      const result = spawnSync(process.execPath, [join(tree, entry), '--help'], { encoding: 'utf8' });
+      expect(result.status, entry).toBe(0);
+      expect(result.stdout, entry).toMatch(/^usage: oomkill-receiver/);
+    }
   });
 });
 
