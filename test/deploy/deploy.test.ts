@@ -493,3 +493,18 @@ describe('Dockerfile', () => {
     expect(receiver.args).toEqual(['run']);
   });
 });
+
+describe('deploy/README.md', () => {
+  const readme = read('deploy/README.md');
+
+  it('documents every alert, every Collector variable and every exported series', () => {
+    const alerts = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert ?? r.record));
+    const variables = ['otel-config/collector-sidecar.yaml', 'otel-config/collector-gateway.yaml'].flatMap((f) => [...documented(read(f)).keys()]);
+    for (const name of [...alerts, ...variables, ...EXPORTED_COUNTERS]) expect(readme, name).toContain(`${name}`);
+  });
+
+  it('gives the Secret names and image the manifests use', () => {
+    for (const c of [sidecar, gateway.spec.template.spec.containers[0]]) expect(readme).toContain(c.envFrom[0].secretRef.name);
+    expect(readme).toContain(`ghcr.io/oomkill-receiver/oomkill-receiver:${packageVersion}`);
+  });
+});
