@@ -1,7 +1,6 @@
 // Wiring and signals only: config -> sources -> pipeline (enrichment, export). Each stage is built here
 // and nowhere else knows them all.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -218,7 +217,8 @@ async function agentResource(config: Readonly<Config>): Promise<Resource> {
   const base = resourceFromAttributes({
     [Sem.serviceName]: 'oomkill-receiver',
     [Sem.serviceVersion]: VERSION,
-    [Sem.hostName]: hostname(),
+    // In a pod, hostname() is the pod's name, which changes at every rollout; the node is the host.
+    [Sem.hostName]: config.nodeName,
     [Sem.k8sNodeName]: config.nodeName,
   });
   const detected = detectResources({ detectors: [envDetector] });
