@@ -4,9 +4,9 @@ import { parseCgroupPath } from './enrichment/cgroup-path.ts';
 import type { Enricher } from './enrichment/enricher.ts';
 import type { OomKill, SourceName } from './event.ts';
 import type { KillExporter } from './export/kill-exporter.ts';
-import { killCounterAttributes } from './export/kill-record.ts';
+import { containerCounterAttributes } from './export/kill-record.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
-import { Attr, Sem } from './attributes.ts';
+import { Sem } from './attributes.ts';
 import type { Logger } from './log.ts';
 import type { LostKills, SourceHandlers } from './sources/source.ts';
 
@@ -16,9 +16,6 @@ export interface Pipeline extends SourceHandlers {
   /** Resolves when every kill handed in so far has been passed to the exporter. */
   drain(): Promise<void>;
 }
-
-/** The shape of a kill nobody saw: no process, only where it happened. */
-const MISSED: OomKill = { source: 'bpf', eventId: '', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'unknown', constraintInferred: true, victim: {}, memory: {}, cgroup: { pathTruncated: false } };
 
 export function createPipeline(deps: {
   enricher: Enricher;
@@ -67,9 +64,7 @@ export function createPipeline(deps: {
         const identity = parseCgroupPath(cgroupPath);
         const enrichment = await enricher.enrich(identity).catch(() => ({ resource: {} }));
         // The counter's attributes for the cgroup's container, as a kill there would have had.
-        const attributes = killCounterAttributes({ kill: { ...MISSED, cgroup: { ...(cgroupPath !== undefined && { path: cgroupPath }), pathTruncated: false } }, identity, enrichment });
-        delete attributes[Attr.source];
-        delete attributes[Attr.constraint];
+        const attributes = containerCounterAttributes(enrichment);
         // Missed kills are rare: the pod UID and container ID are affordable here, and say where even
         // when the Kubernetes names are unknown.
         if (identity.podUid !== undefined) attributes[Sem.k8sPodUid] = identity.podUid;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseOomKill } from '../sources/cgroup-counters.ts';
 
 export type CgroupVersion = 'v1' | 'v2';
 
@@ -89,9 +90,7 @@ export async function createScratchCgroup(options: ScratchCgroupOptions): Promis
 
 /** The kernel's own count of OOM kills in one cgroup. */
 export function oomKillCount(dir: string, version: CgroupVersion): number {
-  const text = readFileSync(join(dir, version === 'v1' ? 'memory.oom_control' : 'memory.events'), 'utf8');
-  const match = /^oom_kill (\d+)$/m.exec(text);
-  return match ? Number(match[1]) : 0;
+  return parseOomKill(readFileSync(join(dir, version === 'v1' ? 'memory.oom_control' : 'memory.events'), 'utf8')) ?? 0;
 }
 
 /** What the allocating process is called unless a test names it. */

@@ -8,6 +8,7 @@ import { identityAttributes } from './cgroup-enricher.ts';
 import type { CgroupIdentity } from './cgroup-path.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
 import type { Enricher, Enrichment } from './enricher.ts';
+import { containerStatuses } from './pod-cache.ts';
 import type { PodCache } from './pod-cache.ts';
 import { resolveWorkload } from './workload.ts';
 import type { OwnerRef } from './workload.ts';
@@ -50,8 +51,7 @@ export function createKubernetesEnricher(options: KubernetesEnricherOptions): En
         [Sem.k8sPodName]: meta.name ?? '',
         [Sem.k8sPodUid]: meta.uid ?? identity.podUid ?? '',
       });
-      const status = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])]
-        .find((s) => s.name === found.containerName);
+      const status = containerStatuses(pod).find((s) => s.name === found.containerName);
       if (found.containerName !== undefined) resource[Sem.k8sContainerName] = found.containerName;
       if (status) {
         resource[Sem.k8sContainerRestartCount] = status.restartCount;

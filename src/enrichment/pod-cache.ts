@@ -3,7 +3,7 @@
 // the pod's deletion or the container's restart. The owners of ReplicaSets and Jobs are fetched once per
 // owner and cached, never per kill.
 import { AppsV1Api, BatchV1Api, CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
 import type { OwnerRef } from './workload.ts';
@@ -41,6 +41,11 @@ export interface PodCache {
   stop(): Promise<void>;
 }
 
+/** The statuses of every container of a pod: regular, init and ephemeral. */
+export function containerStatuses(pod: V1Pod): V1ContainerStatus[] {
+  return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
+}
+
 interface Tombstoned { pod: V1Pod; deletedAt?: number }
 const OWNER_TTL_MS = 10 * 60_000;
 
@@ -66,8 +71,7 @@ export function startPodCache(options: PodCacheOptions): PodCache {
     const uid = pod.metadata?.uid;
     if (!uid) return;
     pods.set(uid, { pod });
-    const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
-    for (const status of statuses) {
+    for (const status of containerStatuses(pod)) {
       const current = containerIdFromStatus(status.containerID);
       if (current) containers.set(current.id, { uid, name: status.name, current: true });
       // A restarted container's previous ID: a kill of the old container may arrive after the restart.

@@ -106,11 +106,11 @@ export function killAttributes({ kill, identity, enrichment }: EnrichedKill): At
 }
 
 /**
- * The counter's attributes: what an alert groups by, and nothing unbounded (no pid, no uid, no event id).
- * Pod names are bounded by the pods of a node; the pod UID is left to the log records.
+ * Where a kill happened, as a counter attribute set: namespace, pod, container and workload, whatever is
+ * known. Bounded by the pods of a node; the pod UID is left to the log records.
  */
-export function killCounterAttributes({ kill, enrichment }: EnrichedKill): Attributes {
-  const a: Attributes = { [Attr.source]: kill.source, [Attr.constraint]: kill.constraint };
+export function containerCounterAttributes(enrichment: Enrichment): Attributes {
+  const a: Attributes = {};
   for (const key of [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName] as const) {
     const value = enrichment.resource[key];
     if (value !== undefined) a[key] = value;
@@ -119,6 +119,12 @@ export function killCounterAttributes({ kill, enrichment }: EnrichedKill): Attri
     a[Attr.workloadKind] = enrichment.workload.kind;
     a[Attr.workloadName] = enrichment.workload.name;
   }
+  return a;
+}
+
+/** The counter's attributes: what an alert groups by, and nothing unbounded (no pid, no uid, no event id). */
+export function killCounterAttributes({ kill, enrichment }: EnrichedKill): Attributes {
+  const a: Attributes = { [Attr.source]: kill.source, [Attr.constraint]: kill.constraint, ...containerCounterAttributes(enrichment) };
   if (kill.victim.isNamespaceInit !== undefined) a[Attr.mainProcess] = kill.victim.isNamespaceInit;
   return a;
 }

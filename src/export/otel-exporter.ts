@@ -46,6 +46,19 @@ export interface OtelExporterOptions {
 
 export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const { spool } = options;
+  const reader = new PeriodicExportingMetricReader({
+    exporter: options.metricExporter,
+    exportIntervalMillis: options.metricIntervalMs ?? 10_000,
+  });
+  const meterProvider = new MeterProvider({ resource: options.agentResource, readers: [reader] });
+  const meter = meterProvider.getMeter(INSTRUMENTATION_SCOPE);
+  const kills: Counter = meter.createCounter(Metric.kills, { description: 'Processes killed by the kernel OOM killer', unit: '{kill}' });
+  const missed: Counter = meter.createCounter(Metric.missedKills, {
+    description: 'OOM kills the kernel reported that were never seen one by one (ring buffer full, receiver down)',
+    unit: '{kill}',
+  });
+  const receiverEvents: Counter = meter.createCounter(Metric.receiverEvents, { description: 'The receiver\'s own events by stage and outcome', unit: '{event}' });
+
   let emit: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
     createExporter: options.createLogExporter,
@@ -68,19 +81,6 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const agentAttributes = options.agentResource.attributes;
   const maxResources = options.maxVictimResources ?? 256;
   const loggers = new Map<string, OtelLogger>();
-
-  const reader = new PeriodicExportingMetricReader({
-    exporter: options.metricExporter,
-    exportIntervalMillis: options.metricIntervalMs ?? 10_000,
-  });
-  const meterProvider = new MeterProvider({ resource: options.agentResource, readers: [reader] });
-  const meter = meterProvider.getMeter(INSTRUMENTATION_SCOPE);
-  const kills: Counter = meter.createCounter(Metric.kills, { description: 'Processes killed by the kernel OOM killer', unit: '{kill}' });
-  const missed: Counter = meter.createCounter(Metric.missedKills, {
-    description: 'OOM kills the kernel reported that were never seen one by one (ring buffer full, receiver down)',
-    unit: '{kill}',
-  });
-  const receiverEvents: Counter = meter.createCounter(Metric.receiverEvents, { description: 'The receiver\'s own events by stage and outcome', unit: '{event}' });
 
   let flushTimer: NodeJS.Timeout | undefined;
   const flushMetricsSoon = (): void => {

@@ -44,10 +44,6 @@ export class Spool {
     return [...this.#pending.values()];
   }
 
-  has(eventId: string): boolean {
-    return this.#pending.has(eventId);
-  }
-
   get size(): number {
     return this.#pending.size;
   }

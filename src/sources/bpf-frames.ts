@@ -115,7 +115,7 @@ function enumName<T>(names: readonly T[], value: number, what: string): T {
   return name;
 }
 
-export function decodeHello(p: Buffer): HelloFrame {
+function decodeHello(p: Buffer): HelloFrame {
   return {
     type: 'hello',
     realtimeNs: p.readBigUInt64LE(0),
@@ -126,7 +126,7 @@ export function decodeHello(p: Buffer): HelloFrame {
   };
 }
 
-export function decodeStats(p: Buffer): StatsFrame {
+function decodeStats(p: Buffer): StatsFrame {
   return {
     type: 'stats',
     realtimeNs: p.readBigUInt64LE(0),
@@ -136,7 +136,7 @@ export function decodeStats(p: Buffer): StatsFrame {
   };
 }
 
-export function decodeKill(p: Buffer): KillFrame {
+function decodeKill(p: Buffer): KillFrame {
   const u64 = (index: number): bigint => p.readBigUInt64LE(index * 8);
   const u32 = (index: number): number => p.readUInt32LE(17 * 8 + index * 4);
   const tail = 17 * 8 + 7 * 4; // cgroup_path_len

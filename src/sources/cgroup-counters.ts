@@ -63,11 +63,16 @@ export class CgroupCounters {
   }
 }
 
-/** `oom_kill N` from a counter file; undefined when the cgroup went away between listing and reading. */
+/** The `oom_kill N` line of memory.oom_control, memory.events or /proc/vmstat; undefined without one. */
+export function parseOomKill(text: string): number | undefined {
+  const value = /^oom_kill (\d+)$/m.exec(text);
+  return value ? Number(value[1]) : undefined;
+}
+
+/** A cgroup's counter; undefined when the cgroup went away between listing and reading. */
 export function readCounter(file: string): number | undefined {
   try {
-    const value = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
-    return value ? Number(value[1]) : 0;
+    return parseOomKill(readFileSync(file, 'utf8')) ?? 0;
   } catch {
     return undefined;
   }
@@ -76,8 +81,7 @@ export function readCounter(file: string): number | undefined {
 /** The node's OOM kills since boot (/proc/vmstat oom_kill, 4.13+). */
 export function nodeOomKills(vmstat = '/proc/vmstat'): number | undefined {
   try {
-    const value = /^oom_kill (\d+)$/m.exec(readFileSync(vmstat, 'utf8'));
-    return value ? Number(value[1]) : undefined;
+    return parseOomKill(readFileSync(vmstat, 'utf8'));
   } catch {
     return undefined;
   }

@@ -38,7 +38,7 @@ interface Snapshot { node: number; cgroups: Map<string, number> }
 export class Reconciler {
   readonly #options: ReconcilerOptions;
   #state: State;
-  #settled: Snapshot | undefined;
+  #settled: Snapshot;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: ReconcilerOptions) {
@@ -83,8 +83,8 @@ export class Reconciler {
   check(): void {
     const settled = this.#settled;
     this.#settled = this.#snapshot();
-    if (!settled) return;
     let attributed = 0;
+    let changed = false;
     for (const [path, count] of settled.cgroups) {
       const accounted = this.#state.cgroups[path] ?? 0;
       if (count > accounted) {
@@ -94,8 +94,10 @@ export class Reconciler {
         if (found > alreadyCounted) this.#options.onMissed(found - alreadyCounted, path);
         attributed += found - alreadyCounted;
         this.#state.cgroups[path] = count;
+        changed = true;
       } else if (count < accounted && !this.#settled.cgroups.has(path)) {
         delete this.#state.cgroups[path]; // the cgroup is gone; forget it
+        changed = true;
       }
     }
     const nodeMissed = settled.node - this.#state.node;
@@ -104,8 +106,9 @@ export class Reconciler {
     if (missed > 0) {
       this.#state.node += missed;
       this.#options.logger.warn('the kernel counted OOM kills this receiver never saw; they are reported as missed', { missed });
+      changed = true;
     }
-    this.#save();
+    if (changed) this.#save();
   }
 
   #snapshot(): Snapshot {
