@@ -20,11 +20,28 @@ export interface SourceHandlers {
   onStopped?(reason: Error): void;
 }
 
-/** What a started source says about itself, for the one line logged at startup. */
+/**
+ * Something a running source gives up compared with the best this kernel could give. Never silent: each
+ * is logged at level warn and exported as `oomkill.degraded.reason` on the `oomkill.receiver.up` gauge.
+ */
+export interface Degradation {
+  /** A short stable token for the metric: `fallback-source`, `unpinned`, `victim-only-hook`, ... */
+  reason: string;
+  /** What is lost and why, for a person. */
+  lost: string;
+  /** How to get it back. */
+  fix: string;
+}
+
+/** What a started source says about itself, for the one line logged at startup and the heartbeat. */
 export interface SourceInfo {
   name: SourceName;
   /** e.g. `tp_btf/mark_victim on 6.18.44`, `/dev/kmsg from the end of the buffer` */
   detail: string;
+  /** The attached hooks joined with '+' (bpf only), e.g. `tp_btf/mark_victim+fentry/oom_kill_process`. */
+  hook?: string;
+  /** Empty when the source gives all the kernel can. */
+  degraded?: Degradation[];
 }
 
 export interface Source {
