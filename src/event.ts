@@ -80,6 +80,62 @@ export interface OomKill {
   oomControl?: { totalPages: number; chosenPoints: number };
 }
 
+// What travels between the stages besides the kill itself: a source's lost-kill reports, the cgroup
+// identity read from a kill's path, and what enrichment learnt. Defined here, beside the event, so the
+// stage folders meet only through this module and never import each other.
+
+/** Kills that certainly happened but that the source could not deliver one by one. */
+export interface LostKills {
+  source: SourceName;
+  /** How many were lost since the previous report (not a running total). */
+  count: number;
+  /** Why: `ringbuf-full` (counted in the kernel), `malformed-frame`. */
+  reason: string;
+}
+
+/** The container runtime named by a cgroup path. */
+export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker';
+export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
+
+/** Where a kill happened, as its cgroup path says: parsed in src/enrichment/cgroup-path.ts. */
+export interface CgroupIdentity {
+  /** The path as given; undefined when the source knew none. */
+  path?: string;
+  /**
+   * The path is under a kubepods hierarchy. A shortened path may have lost its kubepods level, so a
+   * pod level or a CRI runtime's container level (`cri-containerd-`, `crio-`) also counts: only
+   * the kubelet and the CRI runtimes create those.
+   */
+  isKubernetes: boolean;
+  /** Lower-case, dashed 8-4-4-4-12. */
+  podUid?: string;
+  /** 64 lower-case hex digits. */
+  containerId?: string;
+  runtime?: ContainerRuntime;
+  /** Undefined when the levels that name it are not in the path (a shortened path). */
+  qosClass?: QosClass;
+}
+
+/** Attribute values as OpenTelemetry takes them. */
+export type AttributeValue = string | number | boolean | string[];
+export type Attributes = Record<string, AttributeValue>;
+
+/** What the enrichment stage learnt about a kill's victim. */
+export interface Enrichment {
+  /**
+   * Attributes that describe the victim's container, for the Resource of its log records
+   * (semantic-convention names from src/attributes.ts: k8s.pod.uid, container.id, k8s.pod.name, ...).
+   */
+  resource: Attributes;
+  /** The owning workload (Deployment, StatefulSet, DaemonSet, CronJob, Job, or the bare Pod). */
+  workload?: { kind: string; name: string };
+  /**
+   * True when the victim is in a pod but its names could not all be resolved in time
+   * (pod not in the cache, API server unreachable). Undefined when no Kubernetes lookup applies.
+   */
+  partial?: boolean;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const lossyUtf8 = new TextDecoder('utf-8');
 

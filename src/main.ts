@@ -11,7 +11,7 @@ import { ConfigError, helpText, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { runDemo } from './demo/demo.ts';
 import { SOURCE_NAMES } from './event.ts';
-import type { OomKill, SourceName } from './event.ts';
+import type { LostKills, OomKill, SourceName } from './event.ts';
 import { createCgroupEnricher } from './enrichment/cgroup-enricher.ts';
 import type { Enricher } from './enrichment/enricher.ts';
 import { ConsoleCounterExporter, ConsoleKillLogExporter } from './export/console-exporters.ts';
@@ -31,7 +31,7 @@ import { createCgroupSource } from './sources/cgroup-source.ts';
 import { createKmsgSource } from './sources/kmsg-source.ts';
 import { Reconciler } from './sources/reconciler.ts';
 import { startFirstWorking } from './sources/select.ts';
-import type { LostKills, Source } from './sources/source.ts';
+import type { Source } from './sources/source.ts';
 import { supervise } from './sources/supervisor.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

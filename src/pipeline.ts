@@ -2,13 +2,13 @@
 // It is the source's handlers; it never throws back into a source.
 import { parseCgroupPath } from './enrichment/cgroup-path.ts';
 import type { Enricher } from './enrichment/enricher.ts';
-import type { OomKill, SourceName } from './event.ts';
+import type { LostKills, OomKill, SourceName } from './event.ts';
 import type { KillExporter } from './export/kill-exporter.ts';
 import { containerCounterAttributes } from './export/kill-record.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
 import { Sem } from './attributes.ts';
 import type { Logger } from './log.ts';
-import type { LostKills, SourceHandlers } from './sources/source.ts';
+import type { SourceHandlers } from './sources/source.ts';
 
 export interface Pipeline extends SourceHandlers {
   /** Kills the kernel counted in a cgroup (or the node) that no source delivered: the missed-kills counter. */

@@ -1,8 +1,8 @@
 // The enricher used when Kubernetes lookups are off: the victim's Resource holds what its cgroup path
 // gave (pod UID, container id, runtime, QoS class), and nothing is partial because nothing was looked up.
 import { Attr, Sem } from '../attributes.ts';
-import type { CgroupIdentity } from './cgroup-path.ts';
-import type { Attributes, Enricher } from './enricher.ts';
+import type { Attributes, CgroupIdentity } from '../event.ts';
+import type { Enricher } from './enricher.ts';
 
 /**
  * The Resource attributes a cgroup path alone can give; the Kubernetes enricher starts from these.

@@ -4,26 +4,7 @@
 // path the kernel program had to shorten keeps its leaf end and loses its root end (whole levels, or
 // bytes: then its first level is the tail of a name).
 
-export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker';
-export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
-
-export interface CgroupIdentity {
-  /** The path as given; undefined when the source knew none. */
-  path?: string;
-  /**
-   * The path is under a kubepods hierarchy. A shortened path may have lost its kubepods level, so a
-   * pod level or a CRI runtime's container level (`cri-containerd-`, `crio-`) also counts: only
-   * the kubelet and the CRI runtimes create those.
-   */
-  isKubernetes: boolean;
-  /** Lower-case, dashed 8-4-4-4-12. */
-  podUid?: string;
-  /** 64 lower-case hex digits. */
-  containerId?: string;
-  runtime?: ContainerRuntime;
-  /** Undefined when the levels that name it are not in the path (a shortened path). */
-  qosClass?: QosClass;
-}
+import type { CgroupIdentity, ContainerRuntime, QosClass } from '../event.ts';
 
 /**
  * The kubelet names a pod's level `pod<uid>` (cgroupfs driver) or `<parent slice>-pod<uid with _>.slice`

@@ -4,10 +4,10 @@
 // cgroup path gave and `oomkill.enrichment.partial` set: never dropped, never held.
 import type { V1Pod } from '@kubernetes/client-node';
 import { podAnnotationAttribute, podLabelAttribute, Sem } from '../attributes.ts';
+import type { CgroupIdentity, Enrichment } from '../event.ts';
 import { identityAttributes } from './cgroup-enricher.ts';
-import type { CgroupIdentity } from './cgroup-path.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
-import type { Enricher, Enrichment } from './enricher.ts';
+import type { Enricher } from './enricher.ts';
 import { containerStatuses } from './pod-cache.ts';
 import type { PodCache } from './pod-cache.ts';
 import { resolveWorkload } from './workload.ts';

@@ -1,7 +1,7 @@
 // Which workload owns a pod: ReplicaSet -> Deployment, Job -> CronJob, StatefulSet, DaemonSet, or the bare
 // pod. Pure: the owners of a ReplicaSet or Job come from a lookup the caller caches.
 import { Sem } from '../attributes.ts';
-import type { Attributes } from './enricher.ts';
+import type { Attributes } from '../event.ts';
 
 export interface OwnerRef { kind: string; name: string; controller?: boolean }
 export interface Workload { kind: string; name: string; attributes: Attributes }

@@ -1,7 +1,6 @@
 // The export stage's interface. An exporter never throws back at its caller: failures are its own to
 // log, count and (with the delivery layer) retry.
-import type { Attributes } from '../enrichment/enricher.ts';
-import type { LostKills } from '../sources/source.ts';
+import type { Attributes, LostKills } from '../event.ts';
 import type { EnrichedKill } from './kill-record.ts';
 
 export interface KillExporter {

@@ -1,9 +1,7 @@
 // Pure translation of an enriched kill into what leaves the process: the log record's body and
 // attributes, the victim's Resource attributes, and the counter's attributes. No I/O here.
 import { Attr, Sem } from '../attributes.ts';
-import type { CgroupIdentity } from '../enrichment/cgroup-path.ts';
-import type { Attributes, Enrichment } from '../enrichment/enricher.ts';
-import type { OomKill } from '../event.ts';
+import type { Attributes, CgroupIdentity, Enrichment, OomKill } from '../event.ts';
 
 /** One kill with everything the enrichment stage learnt about its victim. */
 export interface EnrichedKill {

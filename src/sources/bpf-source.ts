@@ -3,12 +3,12 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { OomKill } from '../event.ts';
+import type { LostKills, OomKill } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { FrameDecoder, FrameError, KILL_SIZE, KillFlag } from './bpf-frames.ts';
 import type { Frame, HelloFrame, KillFrame } from './bpf-frames.ts';
 import { bootId, nowUnixNano } from './kernel-clock.ts';
-import type { LostKills, Source, SourceHandlers, SourceInfo } from './source.ts';
+import type { Source, SourceHandlers, SourceInfo } from './source.ts';
 
 export interface BpfSourceOptions {
   /** The loader binary (bpf/.output/oomkill-loader). */

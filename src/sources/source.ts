@@ -1,15 +1,6 @@
 // A source watches the kernel for OOM kills and calls back with events. Sources know nothing of
 // enrichment or export; only main.ts wires them to the rest.
-import type { OomKill, SourceName } from '../event.ts';
-
-/** Kills that certainly happened but that the source could not deliver one by one. */
-export interface LostKills {
-  source: SourceName;
-  /** How many were lost since the previous report (not a running total). */
-  count: number;
-  /** Why: `ringbuf-full` (counted in the kernel), `malformed-frame`. */
-  reason: string;
-}
+import type { LostKills, OomKill, SourceName } from '../event.ts';
 
 export interface SourceHandlers {
   onKill(kill: OomKill): void;

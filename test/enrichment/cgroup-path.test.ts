@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { containerIdFromStatus, parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
-import type { CgroupIdentity } from '../../src/enrichment/cgroup-path.ts';
+import type { CgroupIdentity } from '../../src/event.ts';
 
 const ID = '3f1c2a9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817aabbccdd';
 /** The kind or k3d node's own Docker container, around the kubelet's hierarchy. */

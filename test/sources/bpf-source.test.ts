@@ -2,11 +2,11 @@
 import { afterEach, expect, it } from 'vitest';
 import { createScratchCgroup, HOG_NAME, startHog, startResident } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
-import type { OomKill } from '../../src/event.ts';
+import type { LostKills, OomKill } from '../../src/event.ts';
 import { silentLogger } from '../../src/log.ts';
 import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
 import { createBpfSource } from '../../src/sources/bpf-source.ts';
-import type { LostKills, Source } from '../../src/sources/source.ts';
+import type { Source } from '../../src/sources/source.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
 import { scratchCgroups } from '../support/scratch.ts';
 
