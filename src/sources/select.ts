@@ -58,7 +58,8 @@ export function degradationsOf(info: SourceInfo, refused: readonly string[]): De
 /** The one warning of a degraded node: what runs, what is lost, why, and how to get it back. */
 export function warnDegraded(logger: Logger, line: string, info: SourceInfo, degraded: readonly Degradation[], refused: readonly string[] = []): void {
   const details = degraded.map((d) => `${d.reason}: ${d.lost}; fix: ${d.fix}`).join(' | ');
-  logger.warn(`degraded: ${line}; ${details}`, {
+  // The line starts as the healthy one does ("source: bpf, ..."), so whatever looks for it finds it either way.
+  logger.warn(`${line}; degraded: ${details}`, {
     source: info.name,
     ...(info.hook !== undefined && { hook: info.hook }),
     degraded: degraded.map((d) => d.reason),

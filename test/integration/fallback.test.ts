@@ -29,10 +29,10 @@ describeKernel('--source auto without BPF', () => {
     const collector = await startOtlpReceiver();
     const receiver = startReceiver(['run', '--btf', '/nonexistent/vmlinux'], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, NODE_NAME: 'node-fallback' });
     try {
-      const line = await receiver.waitForLine(/source: kmsg/);
+      const line = await receiver.waitForLine(/"source: kmsg/);
       const warning = JSON.parse(line) as { level: string; msg: string; degraded: string[]; refused: string[] };
       expect(warning.level).toBe('warn');
-      expect(warning.msg).toMatch(/^degraded: source: kmsg, \/dev\/kmsg from the end of the buffer \(not bpf: no BTF at \/nonexistent\/vmlinux \(No such file or directory\)\); fallback-source: kills are read from the kernel log: no main-process flag .*; fix: .*--source kmsg/);
+      expect(warning.msg).toMatch(/^source: kmsg, \/dev\/kmsg from the end of the buffer \(not bpf: no BTF at \/nonexistent\/vmlinux \(No such file or directory\)\); degraded: fallback-source: kills are read from the kernel log: no main-process flag .*; fix: .*--source kmsg/);
       expect(warning).toMatchObject({ degraded: ['fallback-source'], refused: ['bpf: no BTF at /nonexistent/vmlinux (No such file or directory)'] });
       const up = await heartbeat(collector);
       expect(up.value).toBe(1);
