@@ -8,14 +8,23 @@ export const PREFIX = 'oomkill';
 export const EVENT_NAME = `${PREFIX}.kill`;
 export const INSTRUMENTATION_SCOPE = 'oomkill-receiver';
 
+// Metric names, with the Prometheus names the Collector's exporters and the receiver's own Prometheus
+// endpoint give them (OpenTelemetry's name translation: '.' -> '_', unit suffix, `_total` for monotonic sums).
+// Every data point also carries k8s.node.name, so both paths have the node's label without target_info.
 export const Metric = {
-  /** Monotonic count of OOM-killed processes; Prometheus: oomkill_kills_total. */
+  /** Counter of OOM-killed processes, by where they died; Prometheus: oomkill_kills_total. */
   kills: `${PREFIX}.kills`,
-  /** Kills the kernel counted but this receiver never saw (ring buffer full, receiver down). */
+  /** Kills the kernel counted but this receiver never saw one by one; oomkill_missed_kills_total. */
   missedKills: `${PREFIX}.missed_kills`,
-  /** The receiver's own health: events by stage and outcome. */
+  /** Gauge, unit s: Unix time of the newest kill in each oomkill.kills series; oomkill_kill_last_timestamp_seconds. */
+  killLastTimestamp: `${PREFIX}.kill.last_timestamp`,
+  /** Gauge, unit s: when each oomkill.missed_kills series last grew; oomkill_missed_kill_last_timestamp_seconds. */
+  missedKillLastTimestamp: `${PREFIX}.missed_kill.last_timestamp`,
+  /** Gauge, 1 while the receiver runs, with its source, hook and degradation; oomkill_receiver_up. */
+  receiverUp: `${PREFIX}.receiver.up`,
+  /** The receiver's own health: events by stage and outcome; oomkill_receiver_events_total. */
   receiverEvents: `${PREFIX}.receiver.events`,
-  /** Restarts of a source (the loader), by source. */
+  /** Restarts of a supervised source (the loader died), by source; oomkill_receiver_source_restarts_total. */
   sourceRestarts: `${PREFIX}.receiver.source_restarts`,
 } as const;
 
@@ -95,6 +104,10 @@ export const Attr = {
   workloadName: `${PREFIX}.workload.name`,
   /** Why kills were missed: ringbuf-full, malformed-frame, reconciliation. */
   missedReason: `${PREFIX}.missed.reason`,
+  /** The heartbeat's: does the source give less than this kernel could (true|false), and why. */
+  degraded: `${PREFIX}.degraded`,
+  /** Short tokens joined with ',' (`fallback-source`, `unpinned`, ...); '' when not degraded. */
+  degradedReason: `${PREFIX}.degraded.reason`,
   /** Receiver self-telemetry dimensions. */
   stage: `${PREFIX}.stage`,
   outcome: `${PREFIX}.outcome`,

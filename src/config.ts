@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SOURCE_NAMES } from './event.ts';
+import { DEFAULT_CARDINALITY_LIMIT } from './export/receiver-metrics.ts';
 
 export const COMMANDS = ['run', 'demo', 'help', 'version'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -34,7 +35,20 @@ export interface Config {
     podLabels: string[];
     podAnnotations: string[];
   };
-  export: { mode: 'otlp' | 'console'; metricIntervalMs: number; spoolDir?: string; maxSpooled: number };
+  export: {
+    mode: 'otlp' | 'console';
+    metricIntervalMs: number;
+    spoolDir?: string;
+    maxSpooled: number;
+    metrics: {
+      /** Where metrics are pushed: OTLP, the console, or nowhere (prometheus or none only). */
+      push?: 'otlp' | 'console';
+      /** Served for scraping (OTEL_METRICS_EXPORTER includes prometheus). */
+      prometheus?: { host: string; port: number };
+      /** Series per metric at most; past it, new series are counted in the overflow series. */
+      cardinalityLimit: number;
+    };
+  };
   /** host:port of the /healthz and /readyz endpoint; undefined: not served. */
   health?: { host: string; port: number };
   logLevel: (typeof LOG_LEVELS)[number];
@@ -72,6 +86,7 @@ export const SETTINGS = {
   console: { flag: 'console', kind: 'boolean', help: 'print kills on stdout even when an OTLP endpoint is configured' },
   spoolDir: { flag: 'spool-dir', env: 'OOMKILL_SPOOL_DIR', kind: 'string', help: 'keep undelivered kills on disk here, across outages and restarts (default: in memory only)' },
   maxSpooled: { flag: 'max-spooled', env: 'OOMKILL_MAX_SPOOLED', kind: 'string', help: 'undelivered kills kept at most; past it the oldest are dropped and counted (default 10000)' },
+  cardinalityLimit: { flag: 'metric-cardinality-limit', env: 'OOMKILL_METRIC_CARDINALITY_LIMIT', kind: 'string', help: 'series kept per metric; past it, new series go to one overflow series (default 2000)' },
   healthAddr: { flag: 'health-addr', env: 'OOMKILL_HEALTH_ADDR', kind: 'string', help: 'serve /healthz and /readyz here, e.g. :8089 (default: not served)' },
   logLevel: { flag: 'log-level', env: 'OOMKILL_LOG_LEVEL', kind: 'string', help: 'debug | info | warn | error (default info); diagnostics go to stderr' },
   demoLimitMib: { flag: 'demo-limit-mib', kind: 'string', help: 'demo: the scratch cgroup\'s memory limit (default 64)' },
@@ -185,6 +200,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     }
   }
 
+  const mode = otlpConfigured && !flag('console') ? 'otlp' : 'console';
+  const metrics = metricExporters(env, problems);
+
   const config: Config = {
     command,
     source: oneOf('source', SOURCE_CHOICES, 'auto'),
@@ -209,10 +227,16 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       podAnnotations,
     },
     export: {
-      mode: otlpConfigured && !flag('console') ? 'otlp' : 'console',
+      mode,
       metricIntervalMs,
       ...(value('spoolDir') !== undefined && { spoolDir: value('spoolDir') }),
       maxSpooled: integer('maxSpooled', 10_000, 1, 10_000_000),
+      metrics: {
+        ...metrics,
+        // otlp with no endpoint (or --console) prints on stdout, as the kills do.
+        ...(metrics.push === 'otlp' && mode === 'console' && { push: 'console' as const }),
+        cardinalityLimit: integer('cardinalityLimit', DEFAULT_CARDINALITY_LIMIT, 2, 1_000_000),
+      },
     },
     ...(health !== undefined && { health }),
     logLevel: oneOf('logLevel', LOG_LEVELS, 'info'),
@@ -223,6 +247,38 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+export const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
+
+/**
+ * OTEL_METRICS_EXPORTER (the specification's variable: a comma-separated list, default otlp) and the
+ * Prometheus endpoint's OTEL_EXPORTER_PROMETHEUS_HOST (default localhost) and _PORT (default 9464). The SDK
+ * reads them only in its NodeSDK, which this program does not use: they are read here, once.
+ */
+function metricExporters(env: Readonly<Record<string, string | undefined>>, problems: string[]): Omit<Config['export']['metrics'], 'cardinalityLimit'> {
+  const raw = env.OTEL_METRICS_EXPORTER ?? '';
+  const names = (raw.trim() === '' ? 'otlp' : raw).split(',').map((s) => s.trim().toLowerCase());
+  const unknown = names.filter((n) => !(METRICS_EXPORTERS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    problems.push(`OTEL_METRICS_EXPORTER: '${raw}' is not a comma-separated list of ${METRICS_EXPORTERS.join(', ')} (unknown: ${unknown.join(', ')})`);
+    return { push: 'otlp' };
+  }
+  if (names.includes('none') && names.length > 1) problems.push(`OTEL_METRICS_EXPORTER: '${raw}': none cannot be combined with other exporters`);
+  if (names.includes('otlp') && names.includes('console')) problems.push(`OTEL_METRICS_EXPORTER: '${raw}': choose one of otlp and console`);
+  const push = names.includes('console') ? 'console' : names.includes('otlp') ? 'otlp' : undefined;
+  if (!names.includes('prometheus')) return push !== undefined ? { push } : {};
+  const host = (env.OTEL_EXPORTER_PROMETHEUS_HOST ?? '') === '' ? 'localhost' : (env.OTEL_EXPORTER_PROMETHEUS_HOST as string);
+  const rawPort = env.OTEL_EXPORTER_PROMETHEUS_PORT ?? '';
+  let port = 9464;
+  if (rawPort !== '') {
+    port = Number(rawPort);
+    if (!/^\d{1,5}$/.test(rawPort) || port > 65_535) {
+      problems.push(`OTEL_EXPORTER_PROMETHEUS_PORT: '${rawPort}' is not a port number (0 to 65535; 0 picks a free one)`);
+      port = 9464;
+    }
+  }
+  return { ...(push !== undefined && { push }), prometheus: { host, port } };
 }
 
 export function helpText(): string {
@@ -246,6 +302,8 @@ export function helpText(): string {
     '',
     'export: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME,',
     'OTEL_RESOURCE_ATTRIBUTES, ...) to export over OTLP gRPC; without it, kills are printed on stdout.',
+    'metrics: OTEL_METRICS_EXPORTER=otlp (default) | prometheus | otlp,prometheus | console | none;',
+    'prometheus serves /metrics on OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT (default localhost:9464).',
   ].join('\n');
 }
 

@@ -18,6 +18,7 @@ import { ConsoleCounterExporter, ConsoleKillLogExporter } from './export/console
 import type { KillExporter } from './export/kill-exporter.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
 import { createOtelExporter } from './export/otel-exporter.ts';
+import { PrometheusEndpoint } from './export/prometheus-endpoint.ts';
 import { Spool } from './export/spool.ts';
 import { startHealthServer } from './health.ts';
 import type { HealthServer } from './health.ts';
@@ -30,8 +31,9 @@ import { CgroupCounters } from './sources/cgroup-counters.ts';
 import { createCgroupSource } from './sources/cgroup-source.ts';
 import { createKmsgSource } from './sources/kmsg-source.ts';
 import { Reconciler } from './sources/reconciler.ts';
-import { startFirstWorking } from './sources/select.ts';
-import type { Source } from './sources/source.ts';
+import { degradationsOf, startFirstWorking, warnDegraded } from './sources/select.ts';
+import type { StartedSource } from './sources/select.ts';
+import type { Source, SourceInfo } from './sources/source.ts';
 import { supervise } from './sources/supervisor.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -57,7 +59,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
 
   const logger = createLogger({ level: config.logLevel });
-  const exporter = createExporter(config, await agentResource(config), logger);
+  const prometheus = config.export.metrics.prometheus && new PrometheusEndpoint({ ...config.export.metrics.prometheus, logger });
+  const exporter = createExporter(config, await agentResource(config), prometheus, logger);
+  const heartbeat = createHeartbeat(exporter, logger);
   const enricher = await createEnricher(config, exporter, logger);
   let health: HealthServer | undefined;
   let source: Source | undefined;
@@ -81,10 +85,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   try {
     if (config.health) health = await startHealthServer(config.health.host, config.health.port);
+    await prometheus?.listen();
     const candidates = sourceCandidates(config, logger).map((s) =>
       supervise(s, {
-        onRestart: () => exporter.recordReceiverEvent('source', 'restarted'),
-        onRunningChange: (running, reason) => health?.setReady(running, reason),
+        onRestart: (restarted) => {
+          exporter.recordReceiverEvent('source', 'restarted');
+          exporter.recordSourceRestart(restarted.name);
+        },
+        onRestarted: (info) => heartbeat.restarted(info),
+        onRunningChange: (running, reason) => {
+          health?.setReady(running, reason);
+          heartbeat.running(running);
+        },
       }, logger),
     );
     // Reconciliation starts before the sources, so that its baseline precedes every kill they report.
@@ -96,6 +108,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     };
     const started = await startFirstWorking(candidates, handlers, logger);
     source = started.source;
+    heartbeat.started(started);
     if (started.info.name !== 'bpf' && config.source === 'auto') {
       // A fallback source: kmsg names no cgroup for rate-limited reports, and the cgroup source is the counters.
       reconciler?.stop();
@@ -188,8 +201,45 @@ async function createEnricher(config: Readonly<Config>, exporter: KillExporter, 
   });
 }
 
-function createExporter(config: Readonly<Config>, resource: Resource, logger: Logger): KillExporter {
+/**
+ * The heartbeat (oomkill.receiver.up) follows the running source: its hook and degradation at start and
+ * after each restart, and `source-down` while a supervised source waits to be restarted. A restart that
+ * changes what the node gives up is warned about again, once.
+ */
+function createHeartbeat(exporter: KillExporter, logger: Logger): { started(s: StartedSource): void; restarted(info: SourceInfo): void; running(running: boolean): void } {
+  let info: SourceInfo | undefined;
+  let refused: string[] = [];
+  let down = false;
+  const reasons = (i: SourceInfo): string[] => degradationsOf(i, refused).map((d) => d.reason);
+  const publish = (): void => {
+    if (!info) return;
+    exporter.setReceiverState({ source: info.name, hook: info.hook ?? '', degradedReasons: [...reasons(info), ...(down ? ['source-down'] : [])] });
+  };
+  return {
+    started(s) {
+      ({ info, refused } = s);
+      publish();
+    },
+    restarted(next) {
+      const before = info ? reasons(info).join(',') : '';
+      info = next;
+      down = false;
+      const degraded = degradationsOf(next, refused);
+      if (degraded.length > 0 && degraded.map((d) => d.reason).join(',') !== before) {
+        warnDegraded(logger, `source ${next.name} restarted: ${next.detail}`, next, degraded, refused);
+      }
+      publish();
+    },
+    running(running) {
+      down = !running;
+      publish();
+    },
+  };
+}
+
+function createExporter(config: Readonly<Config>, resource: Resource, prometheus: PrometheusEndpoint | undefined, logger: Logger): KillExporter {
   const otlp = config.export.mode === 'otlp';
+  const { metrics } = config.export;
   if (!otlp) logger.info('no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): printing kills on stdout');
   const consoleExporter = new ConsoleKillLogExporter();
   let connections = 0;
@@ -203,7 +253,9 @@ function createExporter(config: Readonly<Config>, resource: Resource, logger: Lo
     // Each connection gets its own user agent: grpc-js pools subchannels by target and options, and a
     // pooled one keeps the reconnect backoff of the outage, which would delay delivery after it.
     createLogExporter: otlp ? () => new OTLPLogExporter({ userAgent: `oomkill-receiver/${VERSION} (connection ${++connections})` }) : () => consoleExporter,
-    metricExporter: otlp ? new OTLPMetricExporter() : new ConsoleCounterExporter(),
+    ...(metrics.push !== undefined && { metricExporter: metrics.push === 'otlp' ? new OTLPMetricExporter() : new ConsoleCounterExporter() }),
+    ...(prometheus && { pullReaders: [prometheus] }),
+    cardinalityLimit: metrics.cardinalityLimit,
     ...(spool && { spool }),
     metricIntervalMs: config.export.metricIntervalMs,
     logger,

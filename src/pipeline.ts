@@ -2,9 +2,9 @@
 // It is the source's handlers; it never throws back into a source.
 import { parseCgroupPath } from './enrichment/cgroup-path.ts';
 import type { Enricher } from './enrichment/enricher.ts';
-import type { LostKills, OomKill, SourceName } from './event.ts';
+import type { Enrichment, LostKills, OomKill, SourceName } from './event.ts';
 import type { KillExporter } from './export/kill-exporter.ts';
-import { containerCounterAttributes } from './export/kill-record.ts';
+import { locationAttributes } from './export/kill-record.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
 import { Sem } from './attributes.ts';
 import type { Logger } from './log.ts';
@@ -62,14 +62,16 @@ export function createPipeline(deps: {
     recordMissed(count: number, cgroupPath: string | undefined, source: SourceName): void {
       const work = (async () => {
         const identity = parseCgroupPath(cgroupPath);
-        const enrichment = await enricher.enrich(identity).catch(() => ({ resource: {} }));
-        // The counter's attributes for the cgroup's container, as a kill there would have had.
-        const attributes = containerCounterAttributes(enrichment);
-        // Missed kills are rare: the pod UID and container ID are affordable here, and say where even
-        // when the Kubernetes names are unknown.
-        if (identity.podUid !== undefined) attributes[Sem.k8sPodUid] = identity.podUid;
-        if (identity.containerId !== undefined) attributes[Sem.containerId] = identity.containerId;
-        exporter.recordLost({ source, count, reason: 'reconciliation' }, attributes);
+        const enrichment: Enrichment = await enricher.enrich(identity).catch(() => ({ resource: {} }));
+        // Counted where a kill there would have been (namespace, container, workload); the pod, which the
+        // counter does not carry, is named here for the person who reads the warning.
+        exporter.recordLost({ source, count, reason: 'reconciliation' }, locationAttributes(enrichment));
+        if (cgroupPath !== undefined) {
+          logger.warn('OOM kills in this cgroup were never seen one by one', {
+            count, cgroupPath, podUid: identity.podUid, containerId: identity.containerId,
+            pod: enrichment.resource[Sem.k8sPodName], namespace: enrichment.resource[Sem.k8sNamespaceName],
+          });
+        }
       })();
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));

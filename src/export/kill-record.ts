@@ -104,12 +104,14 @@ export function killAttributes({ kill, identity, enrichment }: EnrichedKill): At
 }
 
 /**
- * Where a kill happened, as a counter attribute set: namespace, pod, container and workload, whatever is
- * known. Bounded by the pods of a node; the pod UID is left to the log records.
+ * Where a kill happened, as counter attributes: namespace, container and workload, whatever is known. A
+ * cluster has few of each, so the series stay bounded whatever the pods' churn; the pod's name and UID
+ * (generated for Deployments and Jobs) stay on the log records. A missed kill gets the same from its
+ * cgroup, with no process and no made-up kill record.
  */
-export function containerCounterAttributes(enrichment: Enrichment): Attributes {
+export function locationAttributes(enrichment: Enrichment): Attributes {
   const a: Attributes = {};
-  for (const key of [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName] as const) {
+  for (const key of [Sem.k8sNamespaceName, Sem.k8sContainerName] as const) {
     const value = enrichment.resource[key];
     if (value !== undefined) a[key] = value;
   }
@@ -120,9 +122,9 @@ export function containerCounterAttributes(enrichment: Enrichment): Attributes {
   return a;
 }
 
-/** The counter's attributes: what an alert groups by, and nothing unbounded (no pid, no uid, no event id). */
+/** The kill counter's attributes: what an alert groups by, and nothing unbounded (no pod, pid, uid or event id). */
 export function killCounterAttributes({ kill, enrichment }: EnrichedKill): Attributes {
-  const a: Attributes = { [Attr.source]: kill.source, [Attr.constraint]: kill.constraint, ...containerCounterAttributes(enrichment) };
+  const a: Attributes = { [Attr.source]: kill.source, [Attr.constraint]: kill.constraint, ...locationAttributes(enrichment) };
   if (kill.victim.isNamespaceInit !== undefined) a[Attr.mainProcess] = kill.victim.isNamespaceInit;
   return a;
 }

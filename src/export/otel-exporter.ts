@@ -1,5 +1,6 @@
 // Exports kills with the OpenTelemetry SDK: log records through a LoggerProvider per victim Resource,
-// counters through one MeterProvider with the agent's Resource.
+// metrics (src/export/receiver-metrics.ts) through one MeterProvider with the agent's Resource, read by the
+// OTLP push reader, a Prometheus endpoint, or both.
 //
 // Why a provider per victim: an OTLP log record's Resource says what the telemetry is *about*, and a kill
 // is about the killed container, not about this agent. The SDK fixes the Resource per LoggerProvider, so
@@ -8,20 +9,21 @@
 // evicted provider is simply dropped (shutting it down would shut the shared processor).
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { Logger as OtelLogger } from '@opentelemetry/api-logs';
-import type { Counter } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { Attr, EVENT_NAME, INSTRUMENTATION_SCOPE, Metric } from '../attributes.ts';
+import type { IMetricReader, InstrumentType, PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { EVENT_NAME, INSTRUMENTATION_SCOPE, Sem } from '../attributes.ts';
 import type { Attributes, LostKills } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { DeliveryProcessor } from './delivery-processor.ts';
 import type { KillExporter } from './kill-exporter.ts';
-import { killAttributes, killBody, killCounterAttributes } from './kill-record.ts';
+import { killAttributes, killBody } from './kill-record.ts';
 import type { EnrichedKill } from './kill-record.ts';
+import { ReceiverMetrics, selectTemporality } from './receiver-metrics.ts';
+import type { ReceiverState } from './receiver-metrics.ts';
 import type { Spool } from './spool.ts';
 
 export interface OtelExporterOptions {
@@ -29,7 +31,12 @@ export interface OtelExporterOptions {
   agentResource: Resource;
   /** Makes the log record exporter (again after each failed attempt: a fresh connection). */
   createLogExporter(): LogRecordExporter;
-  metricExporter: PushMetricExporter;
+  /** Pushes the metrics (OTLP, or the console); undefined with OTEL_METRICS_EXPORTER=prometheus or none. */
+  metricExporter?: PushMetricExporter;
+  /** Readers that are pulled (the Prometheus endpoint), on the same MeterProvider. */
+  pullReaders?: IMetricReader[];
+  /** Series per metric at most (default DEFAULT_CARDINALITY_LIMIT); past it, the overflow series. */
+  cardinalityLimit?: number;
   /** Where undelivered kills wait, across outages and restarts; without it they wait in memory only. */
   spool?: Spool;
   /** Periodic metric export interval (default 10 000 ms). */
@@ -45,18 +52,25 @@ export interface OtelExporterOptions {
 
 export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const { spool } = options;
-  const reader = new PeriodicExportingMetricReader({
-    exporter: options.metricExporter,
+  const reader = options.metricExporter && new PeriodicExportingMetricReader({
+    exporter: withHeartbeatTemporality(options.metricExporter),
     exportIntervalMillis: options.metricIntervalMs ?? 10_000,
   });
-  const meterProvider = new MeterProvider({ resource: options.agentResource, readers: [reader] });
-  const meter = meterProvider.getMeter(INSTRUMENTATION_SCOPE);
-  const kills: Counter = meter.createCounter(Metric.kills, { description: 'Processes killed by the kernel OOM killer', unit: '{kill}' });
-  const missed: Counter = meter.createCounter(Metric.missedKills, {
-    description: 'OOM kills the kernel reported that were never seen one by one (ring buffer full, receiver down)',
-    unit: '{kill}',
+  const meterProvider = new MeterProvider({
+    resource: options.agentResource,
+    readers: [...(reader ? [reader] : []), ...(options.pullReaders ?? [])],
+    // One limit for every metric and every reader. The SDK applies it per collection; ReceiverMetrics holds
+    // it for the lifetime of the cumulative series.
+    ...(options.cardinalityLimit !== undefined && { views: [{ instrumentName: '*', aggregationCardinalityLimit: options.cardinalityLimit }] }),
   });
-  const receiverEvents: Counter = meter.createCounter(Metric.receiverEvents, { description: 'The receiver\'s own events by stage and outcome', unit: '{event}' });
+  const metrics = new ReceiverMetrics(meterProvider.getMeter(INSTRUMENTATION_SCOPE), {
+    nodeName: String(options.agentResource.attributes[Sem.k8sNodeName] ?? ''),
+    ...(options.cardinalityLimit !== undefined && { cardinalityLimit: options.cardinalityLimit }),
+    logger: options.logger,
+  });
+  const receiverEvents = {
+    add: (count: number, e: { stage: string; outcome: string }): void => metrics.recordReceiverEvent(e.stage, e.outcome, count),
+  };
 
   let emit: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
@@ -65,13 +79,13 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     logger: options.logger,
     onDelivered: (ids) => {
       spool?.ack(ids);
-      receiverEvents.add(ids.length, { [Attr.stage]: 'export', [Attr.outcome]: 'delivered' });
+      receiverEvents.add(ids.length, { stage: 'export', outcome: 'delivered' });
     },
     onRejected: (ids) => {
       spool?.drop(ids);
-      receiverEvents.add(ids.length, { [Attr.stage]: 'export', [Attr.outcome]: 'rejected' });
+      receiverEvents.add(ids.length, { stage: 'export', outcome: 'rejected' });
     },
-    onRetry: (count) => receiverEvents.add(count, { [Attr.stage]: 'export', [Attr.outcome]: 'retried' }),
+    onRetry: (count) => receiverEvents.add(count, { stage: 'export', outcome: 'retried' }),
     // Records that did not fit in memory wait in the spool: send them now that there is room.
     onBacklog: () => {
       for (const kill of spool?.pending() ?? []) if (!processor.isQueued(kill.kill.eventId)) emit(kill);
@@ -85,7 +99,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const flushMetricsSoon = (): void => {
     flushTimer ??= setTimeout(() => {
       flushTimer = undefined;
-      reader.forceFlush().catch((error: unknown) => options.logger.warn('metric export failed', { error }));
+      reader?.forceFlush().catch((error: unknown) => options.logger.warn('metric export failed', { error }));
     }, options.metricFlushDelayMs ?? 100);
   };
 
@@ -119,7 +133,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const replayed = spool?.pending() ?? [];
   if (replayed.length > 0) {
     for (const kill of replayed) emit(kill);
-    receiverEvents.add(replayed.length, { [Attr.stage]: 'spool', [Attr.outcome]: 'replayed' });
+    receiverEvents.add(replayed.length, { stage: 'spool', outcome: 'replayed' });
   }
 
   return {
@@ -128,24 +142,31 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
         // On disk before it is sent: a kill this process has seen survives its crash.
         if (spool) {
           spool.add(enriched);
-          receiverEvents.add(1, { [Attr.stage]: 'spool', [Attr.outcome]: 'spooled' });
+          receiverEvents.add(1, { stage: 'spool', outcome: 'spooled' });
         }
         emit(enriched);
-        kills.add(1, killCounterAttributes(enriched));
+        metrics.recordKill(enriched);
         flushMetricsSoon();
       } catch (error) {
         options.logger.error('could not export an OOM kill', { error, eventId: enriched.kill.eventId });
       }
     },
     recordLost(lost: LostKills, attributes: Attributes = {}): void {
-      missed.add(lost.count, { ...attributes, [Attr.source]: lost.source, [Attr.missedReason]: lost.reason });
+      metrics.recordMissed(lost.count, lost.reason, attributes);
       flushMetricsSoon();
     },
     recordReceiverEvent(stage: string, outcome: string, count = 1): void {
-      receiverEvents.add(count, { [Attr.stage]: stage, [Attr.outcome]: outcome });
+      metrics.recordReceiverEvent(stage, outcome, count);
+    },
+    recordSourceRestart(source: string): void {
+      metrics.recordSourceRestart(source);
+    },
+    setReceiverState(state: ReceiverState): void {
+      metrics.setState(state);
+      flushMetricsSoon();
     },
     async forceFlush(): Promise<void> {
-      await Promise.allSettled([processor.forceFlush(), reader.forceFlush()]);
+      await Promise.allSettled([processor.forceFlush(), reader?.forceFlush()]);
     },
     async shutdown(): Promise<void> {
       clearTimeout(flushTimer);
@@ -158,4 +179,16 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
 /** Exact: going through a JS number of nanoseconds would lose precision beyond 2^53. */
 function nanosToHrTime(nanos: bigint): [number, number] {
   return [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
+}
+
+/** The push exporter's own temporality choice, except the heartbeat's (see selectTemporality). */
+function withHeartbeatTemporality(exporter: PushMetricExporter): PushMetricExporter {
+  const own = exporter.selectAggregationTemporality?.bind(exporter);
+  return {
+    export: (metrics, done) => exporter.export(metrics, done),
+    forceFlush: () => exporter.forceFlush(),
+    shutdown: () => exporter.shutdown(),
+    selectAggregationTemporality: (type: InstrumentType) => selectTemporality(type, own?.(type)),
+    ...(exporter.selectAggregation && { selectAggregation: exporter.selectAggregation.bind(exporter) }),
+  };
 }

@@ -87,7 +87,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
               hello = item;
               converter = new KillConverter(item);
               clearTimeout(timer);
-              resolve({ name: 'bpf', detail: `${item.hook} on Linux ${item.kernelRelease}${options.pinDir !== undefined ? `, pinned at ${options.pinDir}` : ''}` });
+              resolve({ name: 'bpf', hook: item.hook, detail: `${item.hook} on Linux ${item.kernelRelease}${options.pinDir !== undefined ? `, pinned at ${options.pinDir}` : ''}` });
               return;
             case 'stats': {
               converter?.updateClock(item.realtimeNs, item.boottimeNs);

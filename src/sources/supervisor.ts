@@ -9,6 +9,8 @@ export interface SupervisorOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   onRestart?(source: Source, attempt: number): void;
+  /** A restart succeeded: what the source says about itself now (its hook or degradation may differ). */
+  onRestarted?(info: SourceInfo): void;
   onRunningChange?(running: boolean, reason: string): void;
 }
 
@@ -37,6 +39,7 @@ export function supervise(source: Source, options: SupervisorOptions, logger: Lo
           (info) => {
             logger.info(`source ${info.name} restarted: ${info.detail}`, { attempt });
             options.onRunningChange?.(true, 'restarted');
+            options.onRestarted?.(info);
           },
           (error: unknown) => {
             logger.warn(`source ${source.name} could not restart: ${(error as Error).message}`, { attempt });

@@ -1,7 +1,8 @@
 // Supervision: when the loader dies, the receiver says it is not ready, restarts it with backoff, and
-// is ready again, still exporting kills.
+// is ready again, still exporting kills; the restart is counted and the heartbeat says the source was down.
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { Attr, Metric, Sem } from '../../src/attributes.ts';
 import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import { scratchCgroups } from '../support/scratch.ts';
@@ -20,7 +21,7 @@ describeKernel('supervision of the loader', () => {
   it('goes unready when the loader dies, restarts it, and is ready and exporting again', async () => {
     const collector = await startOtlpReceiver();
     const port = 20_000 + (process.pid % 20_000);
-    const receiver = startReceiver(['run', '--source', 'bpf', '--health-addr', `127.0.0.1:${port}`], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
+    const receiver = startReceiver(['run', '--source', 'bpf', '--health-addr', `127.0.0.1:${port}`], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, NODE_NAME: 'node-supervised' });
     try {
       await receiver.waitForLine(/"source: bpf, /);
       expect(await ready(port)).toBe(200);
@@ -35,6 +36,13 @@ describeKernel('supervision of the loader', () => {
       await hog.exited;
       await collector.waitForLogRecords(1, 5000, (r) => r.attributes['process.pid'] === hog.pid);
       await collector.waitForCounter('oomkill.receiver.events', 1, 15_000, { 'oomkill.stage': 'source', 'oomkill.outcome': 'restarted' });
+      expect(await collector.waitForCounter(Metric.sourceRestarts, 1, 5000)).toBe(1);
+      expect(collector.dataPoints(Metric.sourceRestarts).at(-1)?.attributes).toEqual({ [Sem.k8sNodeName]: 'node-supervised', [Attr.source]: 'bpf' });
+      // While the loader was down the heartbeat said so; now it runs as before.
+      const heartbeats = collector.dataPoints(Metric.receiverUp);
+      expect(heartbeats.some((p) => String(p.attributes[Attr.degradedReason]).split(',').includes('source-down') && p.attributes[Attr.degraded] === true)).toBe(true);
+      expect(String(heartbeats.at(-1)?.attributes[Attr.degradedReason]).split(',')).not.toContain('source-down');
+      expect(heartbeats.at(-1)?.attributes[Attr.source]).toBe('bpf');
     } finally {
       expect(await receiver.stop()).toBe(0);
       await collector.stop();

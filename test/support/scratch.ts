@@ -15,3 +15,16 @@ export function scratchCgroups(name: string): (options: Omit<ScratchCgroupOption
     return cgroup;
   };
 }
+
+/**
+ * For a scenario built in beforeAll (several pods one after another): a cgroup under
+ * `oomkill-test-<name>-<pid>`, handed to `use`, removed when it is done whatever happened.
+ */
+export async function withScratchCgroup<T>(name: string, options: Omit<ScratchCgroupOptions, 'parentName'>, use: (cgroup: ScratchCgroup) => Promise<T>): Promise<T> {
+  const cgroup = await createScratchCgroup({ parentName: `oomkill-test-${name}-${process.pid}`, ...options });
+  try {
+    return await use(cgroup);
+  } finally {
+    await cgroup.remove();
+  }
+}
