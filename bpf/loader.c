@@ -20,11 +20,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -156,7 +158,7 @@ static void usage(FILE *out)
 		"  --check                load (CO-RE relocation and verifier) without attaching, then exit\n"
 		"  --pin-dir DIR          keep the attached program and its ring buffer in this bpffs directory\n"
 		"                         after exit, and resume them at start: kills made while no receiver\n"
-		"                         runs wait in the ring buffer\n"
+		"                         runs wait in the ring buffer; where pinning fails, runs unpinned\n"
 		"  --unpin                with --pin-dir: detach and remove what is pinned there, then exit\n"
 		"  --verbose              libbpf's debug output on stderr\n");
 }
@@ -583,6 +585,59 @@ static int pin_all(const char *dir, const struct hooks *h)
 	return 0;
 }
 
+/*
+ * Why pinning in `dir` failed with `err`, and the fix, for a person: the errno alone misleads. EPERM is
+ * what bpffs answers for a directory that is not on a bpf filesystem; EACCES is either the permission
+ * bits (systemd mounts /sys/fs/bpf mode 0700: a non-root user cannot even search it, whoever owns the
+ * directory below) or a security module (AppArmor's container default denies writes under /sys/fs).
+ */
+static void explain_pin_failure(const char *dir, int err, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	struct statfs fs;
+
+	if ((!statfs(dir, &fs) && fs.f_type != BPF_FS_MAGIC) || err == EPERM || err == ENOENT || err == ENOTDIR) {
+		snprintf(buf, len, "%.512s is not a directory on a bpf filesystem; fix: mount bpffs (mount -t bpf bpf /sys/fs/bpf) "
+			 "and give a directory on it", dir);
+		return;
+	}
+	if (err != EACCES) {
+		snprintf(buf, len, "%s", strerror(err));
+		return;
+	}
+	/* Walk down the path: the first directory this user cannot search, or the last one it cannot write. */
+	snprintf(path, sizeof(path), "%s", dir[0] == '/' ? "/" : ".");
+	for (const char *p = dir + (dir[0] == '/'), *next; *p; p = next + (*next == '/')) {
+		next = p + strcspn(p, "/");
+		if (access(path, X_OK) && errno == EACCES) {
+			stat(path, &st);
+			snprintf(buf, len, "uid %u cannot search %.512s (mode %04o, owner %u:%u), so no directory below it is "
+				 "reachable; fix: give this user a bpffs directory whose every parent it can search, e.g. "
+				 "mount the host's /sys/fs/bpf/oomkill at a path outside /sys/fs (deploy/daemonset.yaml)",
+				 getuid(), path, st.st_mode & 07777, st.st_uid, st.st_gid);
+			return;
+		}
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%.*s", path[strlen(path) - 1] == '/' ? "" : "/",
+			 (int)(next - p), p);
+	}
+	if (access(dir, F_OK) && errno == ENOENT) {
+		snprintf(buf, len, "uid %u cannot create %.512s: its parent is not writable by this user; fix: create "
+			 "it for this user beforehand (the DaemonSet's init container does)", getuid(), dir);
+		return;
+	}
+	if (access(dir, W_OK | X_OK) && errno == EACCES) {
+		stat(dir, &st);
+		snprintf(buf, len, "uid %u cannot write %.512s (mode %04o, owner %u:%u); fix: make it this user's "
+			 "(the DaemonSet's init container chowns it)", getuid(), dir, st.st_mode & 07777, st.st_uid, st.st_gid);
+		return;
+	}
+	snprintf(buf, len, "the permission bits allow it, so a security module refused it (AppArmor: the container "
+		 "runtime's default profile denies writes under /sys/fs; SELinux); fix: pin outside /sys/fs, e.g. mount "
+		 "the host's /sys/fs/bpf/oomkill elsewhere in the container (deploy/daemonset.yaml)");
+}
+
 static void unpin_all(const char *dir)
 {
 	const char *names[] = { "link", "context-link", "events", "bss" };
@@ -698,14 +753,17 @@ int main(int argc, char **argv)
 	if (o.pin_dir) {
 		int err = pin_all(o.pin_dir, &hooks);
 
+		/* Pinning keeps kills across restarts; it is not a precondition: run unpinned and say why, in a
+		 * line the bpf source reads ("unpinned: ") and reports as a degradation. */
 		if (err) {
-			say("cannot pin in %s (%s): it must be a directory on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
-			    o.pin_dir, strerror(-err));
-			exit_code = EXIT_PIN;
-			goto cleanup;
+			char why[1024];
+
+			explain_pin_failure(o.pin_dir, -err, why, sizeof(why));
+			say("unpinned: cannot pin in %.512s (%s): %s", o.pin_dir, strerror(-err), why);
+		} else {
+			pinned = true;
+			say("pinned at %s: kills made while no receiver runs wait in the ring buffer", o.pin_dir);
 		}
-		pinned = true;
-		say("pinned at %s: kills made while no receiver runs wait in the ring buffer", o.pin_dir);
 	}
 
 attached:

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { FrameDecoder, FrameError, KILL_SIZE, KillFlag } from './bpf-frames.ts';
 import type { Frame, HelloFrame, KillFrame } from './bpf-frames.ts';
 import { bootId, nowUnixNano } from './kernel-clock.ts';
-import type { Source, SourceHandlers, SourceInfo } from './source.ts';
+import type { Degradation, Source, SourceHandlers, SourceInfo } from './source.ts';
 
 export interface BpfSourceOptions {
   /** The loader binary (bpf/.output/oomkill-loader). */
@@ -38,8 +38,26 @@ const EXIT_REASONS: Record<number, string> = {
   3: 'no BTF',
   4: 'not permitted',
   5: 'no hook could attach',
-  6: 'cannot pin',
+  6: 'cannot resume what is pinned',
 };
+
+/**
+ * With --pin-dir the loader says, on stderr and before its hello frame, how pinning went: one line that
+ * starts with `pinned at `, `resumed ` (what an earlier loader pinned) or `unpinned: ` (it could not pin,
+ * and says why and the fix). Coupled to bpf/loader.c's main().
+ */
+const PIN_STATE = /^(pinned at |resumed |unpinned: )/;
+
+/** Running unpinned, from the loader's `unpinned: <cause>; fix: <fix>` line: what is lost, why, the fix. */
+export function unpinnedDegradation(loaderLine: string): Degradation {
+  const [cause, fix] = loaderLine.replace(/^unpinned: /, '').split('; fix: ', 2) as [string, string?];
+  return {
+    reason: 'unpinned',
+    lost: 'kills made while no receiver runs (a restart, a rollout) are not kept for the next one: reconciliation '
+      + `counts them as missed, without their process or memory details. The loader ${cause}`,
+    fix: fix ?? 'give the receiver a directory on a bpf filesystem that it can reach and write (deploy/README.md)',
+  };
+}
 
 /** A page counter at or above this is the kernel's "no limit" (PAGE_COUNTER_MAX). */
 const UNLIMITED_PAGES = 1n << 50n;
@@ -68,12 +86,30 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
       let converter: KillConverter | undefined;
       let lastDrops = 0n;
       let hello: HelloFrame | undefined;
+      let pinState: string | undefined;
+      let started = false;
 
       return new Promise<SourceInfo>((resolve, reject) => {
         const timer = setTimeout(() => {
           reject(new Error(`bpf: the loader did not attach within ${options.startTimeoutMs ?? 15_000} ms`));
           proc.kill('SIGKILL');
         }, options.startTimeoutMs ?? 15_000);
+
+        // Started once the hello frame and, with a pin directory, the pin state line have both arrived:
+        // they come on two pipes, in either order.
+        const resolveOnceKnown = (): void => {
+          if (hello === undefined || (options.pinDir !== undefined && pinState === undefined)) return;
+          clearTimeout(timer);
+          started = true;
+          const unpinned = pinState?.startsWith('unpinned: ') === true;
+          const pinned = options.pinDir !== undefined && !unpinned ? `, pinned at ${options.pinDir}` : '';
+          resolve({
+            name: 'bpf',
+            hook: hello.hook,
+            detail: `${hello.hook} on Linux ${hello.kernelRelease}${pinned}`,
+            ...(unpinned && pinState !== undefined && { degraded: [unpinnedDegradation(pinState)] }),
+          });
+        };
 
         const handle = (item: Frame | FrameError): void => {
           if (item instanceof FrameError) {
@@ -86,8 +122,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
             case 'hello':
               hello = item;
               converter = new KillConverter(item);
-              clearTimeout(timer);
-              resolve({ name: 'bpf', hook: item.hook, detail: `${item.hook} on Linux ${item.kernelRelease}${options.pinDir !== undefined ? `, pinned at ${options.pinDir}` : ''}` });
+              resolveOnceKnown();
               return;
             case 'stats': {
               converter?.updateClock(item.realtimeNs, item.boottimeNs);
@@ -115,6 +150,10 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
             const message = line.replace(/^oomkill-loader: /, '');
             stderrLines.push(message);
             if (stderrLines.length > 20) stderrLines.shift();
+            if (pinState === undefined && PIN_STATE.test(message)) {
+              pinState = message;
+              resolveOnceKnown();
+            }
             logger.info(`loader: ${message}`, { source: 'bpf' });
           });
         }
@@ -132,7 +171,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
             const reason = code !== null ? (EXIT_REASONS[code] ?? `exit code ${code}`) : `signal ${signal}`;
             // The loader's last line names the cause precisely ("no BTF at ...", "not permitted: ...").
             const why = stderrLines.at(-1) ?? reason;
-            if (hello === undefined) reject(new Error(`bpf: ${why}`));
+            if (!started) reject(new Error(`bpf: ${why}`));
             else if (!stopping) {
               const stopped = new Error(`bpf: the loader stopped (${reason}): ${why}`);
               if (handlers.onStopped) handlers.onStopped(stopped);

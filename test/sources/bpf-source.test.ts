@@ -1,13 +1,17 @@
 // The bpf source against the real kernel: real loader, real OOM kills in scratch cgroups of our own.
-import { afterEach, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createScratchCgroup, HOG_NAME, startHog, startResident } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
 import type { LostKills, OomKill } from '../../src/event.ts';
 import { silentLogger } from '../../src/log.ts';
 import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
-import { createBpfSource } from '../../src/sources/bpf-source.ts';
+import { FrameType } from '../../src/sources/bpf-frames.ts';
+import { createBpfSource, unpinnedDegradation } from '../../src/sources/bpf-source.ts';
 import type { Source } from '../../src/sources/source.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
+import { frame, helloPayload } from '../support/frames.ts';
 import { scratchCgroups } from '../support/scratch.ts';
 
 /** Only kills in this test run's own cgroups: the machine may OOM-kill elsewhere meanwhile. */
@@ -156,6 +160,66 @@ describeKernel('bpf source pinned in bpffs', () => {
       await cgroup.remove();
     }
     expect(existsSync(pinDir)).toBe(false);
+  });
+});
+
+describeKernel('bpf source where it cannot pin', () => {
+  it('runs unpinned, delivers kills, and reports what that loses, why and the fix as a degradation', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const notBpffs = mkdtempSync(`${process.env.TMPDIR ?? '/tmp'}/oomkill-not-bpffs-`);
+    const cgroup = await createScratchCgroup({ parentName: `oomkill-test-unpinned-${process.pid}`, limitMiB: 32 });
+    const kills: OomKill[] = [];
+    const source = createBpfSource({ loaderPath: LOADER_PATH, pinDir: notBpffs }, silentLogger);
+    try {
+      const info = await source.start({ onKill: (k) => ours(k) && kills.push(k), onLost: () => {}, onProblem: () => {} });
+      expect(info.detail).not.toMatch(/pinned/);
+      expect(info.degraded).toEqual([{
+        reason: 'unpinned',
+        lost: expect.stringMatching(new RegExp(`^kills made while no receiver runs .* missed.* The loader cannot pin in ${notBpffs} \\(.*\\): ${notBpffs} is not a directory on a bpf filesystem$`)),
+        fix: expect.stringMatching(/^mount bpffs/),
+      }]);
+      const hog = startHog(cgroup.dir);
+      await hog.exited;
+      await expect.poll(() => kills.map((k) => k.victim.pid)).toEqual([hog.pid]);
+    } finally {
+      await source.stop();
+      await cgroup.remove();
+      rmSync(notBpffs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('unpinnedDegradation', () => {
+  it.each([
+    ['unpinned: cannot pin in /p (Permission denied): uid 65532 cannot search /sys/fs/bpf (mode 0700, owner 0:0); fix: mount it elsewhere',
+      'The loader cannot pin in /p (Permission denied): uid 65532 cannot search /sys/fs/bpf (mode 0700, owner 0:0)', 'mount it elsewhere'],
+    ['unpinned: cannot pin in /p (Bad address): Bad address', 'The loader cannot pin in /p (Bad address): Bad address', expect.stringMatching(/deploy\/README.md/)],
+  ])('%s', (line, cause, fix) => {
+    const degradation = unpinnedDegradation(line);
+    expect(degradation.reason).toBe('unpinned');
+    expect(degradation.lost.endsWith(cause)).toBe(true);
+    expect(degradation.fix).toEqual(fix);
+  });
+});
+
+describe('bpf source start, whichever pipe speaks first', () => {
+  // The pin state comes on stderr and the hello frame on stdout: two pipes, read in either order. A
+  // stand-in loader (the real one cannot be made to order its pipes) writes the hello frame, waits, then
+  // says it is unpinned: start() must wait for both.
+  it('reports unpinned when the loader\'s line arrives after its hello frame', async () => {
+    const hello = frame(FrameType.hello, helloPayload()).toString('base64');
+    const script = `process.stdout.write(Buffer.from('${hello}', 'base64')); setTimeout(() => { process.stderr.write('oomkill-loader: unpinned: cannot pin in /p (Permission denied): why; fix: how\\n'); setTimeout(() => {}, 60000); }, 200);`;
+    const source = createBpfSource({
+      loaderPath: 'stand-in-loader',
+      pinDir: '/p',
+      spawn: ((_command: string, _args: string[], options: SpawnOptions) => spawn(process.execPath, ['-e', script], options)) as typeof spawn,
+    }, silentLogger);
+    try {
+      const info = await source.start({ onKill: () => {}, onLost: () => {}, onProblem: () => {} });
+      expect(info.degraded?.map((d) => [d.reason, d.fix])).toEqual([['unpinned', 'how']]);
+    } finally {
+      await source.stop();
+    }
   });
 });
 
