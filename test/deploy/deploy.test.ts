@@ -20,19 +20,51 @@ type Manifest = Record<string, any>;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const packageVersion = (JSON.parse(read('package.json')) as { version: string }).version;
-/** Prometheus names of what src/attributes.ts exports: dots become underscores (counters also get _total). */
+/** Prometheus names of what src/attributes.ts exports (OpenTelemetry's translation: dots become underscores,
+ * a unit `s` adds _seconds, monotonic sums add _total), the same through the Collector and a direct scrape. */
 const prom = (name: string): string => name.replaceAll('.', '_');
 const counter = (name: string): string => `${prom(name)}_total`;
-const EXPORTED_COUNTERS = [Metric.kills, Metric.missedKills, Metric.receiverEvents].map(counter);
-/** Every label the receiver's counters can carry (k8s.node.name arrives as a resource attribute). */
+const seconds = (name: string): string => `${prom(name)}_seconds`;
+const EXPORTED_COUNTERS = [Metric.kills, Metric.missedKills, Metric.receiverEvents, Metric.sourceRestarts].map(counter);
+const EXPORTED_SERIES = [...EXPORTED_COUNTERS, seconds(Metric.killLastTimestamp), seconds(Metric.missedKillLastTimestamp), prom(Metric.receiverUp)];
+/** Every label the receiver's series can carry: bounded by design, no pod name or UID (contract 1). */
 const EXPORTED_LABELS = new Set(
-  [Sem.k8sNodeName, Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName, Sem.k8sPodUid, Attr.workloadKind, Attr.workloadName,
-    Attr.constraint, Attr.mainProcess, Attr.source, Attr.missedReason, Attr.stage, Attr.outcome].map(prom),
+  [Sem.k8sNodeName, Sem.k8sNamespaceName, Sem.k8sContainerName, Attr.workloadKind, Attr.workloadName, Attr.constraint, Attr.mainProcess,
+    Attr.source, Attr.hook, Attr.degraded, Attr.degradedReason, Attr.missedReason, Attr.stage, Attr.outcome].map(prom),
 );
+/** Series from elsewhere the rules read: kube-state-metrics' list of nodes, for a receiver absent on one. */
+const EXTERNAL_SERIES = ['kube_node_info'];
 
 // ---- What `kubectl apply -k deploy/` applies, read from the sources ----------------------------------
 
-interface Kustomization { resources?: string[]; configMapGenerator?: Array<{ name: string; files: string[] }>; images?: Array<{ name: string; newTag: string }> }
+interface PatchTarget { group?: string; kind: string; name: string }
+interface Kustomization {
+  resources?: string[];
+  configMapGenerator?: Array<{ name: string; files: string[] }>;
+  images?: Array<{ name: string; newTag: string }>;
+  patches?: Array<{ target: PatchTarget; patch: string }>;
+}
+
+/** Applies a kustomization's JSON 6902 patches (the `add` and `replace` operations it uses) to its objects. */
+function applyPatches(objects: Array<{ file: string; object: Manifest }>, patches: Kustomization['patches'] = []): void {
+  for (const { target, patch } of patches) {
+    const matching = objects.filter(({ object }) => object.kind === target.kind && object.metadata?.name === target.name
+      && (target.group === undefined || String(object.apiVersion).startsWith(`${target.group}/`)));
+    if (matching.length === 0) throw new Error(`patch target ${target.kind}/${target.name} matches nothing`);
+    for (const { object } of matching) {
+      for (const op of parse(patch) as Array<{ op: string; path: string; value: unknown }>) {
+        if (op.op !== 'add' && op.op !== 'replace') throw new Error(`unsupported patch op ${op.op}`);
+        const keys = op.path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+        const last = keys.pop() as string;
+        let parent: Manifest = object;
+        for (const key of keys) parent = (parent[key] ??= {}) as Manifest;
+        if (!Array.isArray(parent)) parent[last] = op.value;
+        else if (last === '-') parent.push(op.value);
+        else parent.splice(Number(last), op.op === 'add' ? 0 : 1, op.value);
+      }
+    }
+  }
+}
 const kustomization = (dir: string): Kustomization => parse(read(join(dir, 'kustomization.yaml'))) as Kustomization;
 
 /** The objects a kustomization's resources hold: files parsed, directories followed, ConfigMaps generated. */
@@ -50,7 +82,7 @@ function kustomizedObjects(dir: string): Array<{ file: string; object: Manifest 
       })),
     },
   }));
-  return [
+  const objects = [
     ...(k.resources ?? []).flatMap((resource) => {
       const path = join(dir, resource);
       if (statSync(join(ROOT, path)).isDirectory()) return kustomizedObjects(path);
@@ -58,6 +90,8 @@ function kustomizedObjects(dir: string): Array<{ file: string; object: Manifest 
     }),
     ...generated,
   ];
+  applyPatches(objects, k.patches);
+  return objects;
 }
 
 const objects = kustomizedObjects('deploy');
@@ -249,33 +283,83 @@ describe.skipIf(!kubectl)('kubectl kustomize deploy/ (skipped where kubectl is n
 
 // ---- Alert rules ------------------------------------------------------------------------------------
 
+interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+const rules = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
+const alerts = rules.filter((r) => r.alert);
+/** The labels an alert groups by, and so carries. */
+const groupedBy = (rule: Rule): string[] => (/by \(([^)]*)\)/.exec(rule.expr)?.[1] ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+
 describe('alert rules', () => {
   it('pass promtool check rules', () => {
-    expect(execFileSync('promtool', ['check', 'rules', RULES_PATH], { encoding: 'utf8' })).toMatch(/SUCCESS: 8 rules found/);
+    expect(execFileSync('promtool', ['check', 'rules', RULES_PATH], { encoding: 'utf8' })).toMatch(new RegExp(`SUCCESS: ${rules.length} rules found`));
   });
 
-  it('pass promtool test rules: each alert fires and stays quiet on exported series', () => {
+  it('pass promtool test rules: each alert fires and stays quiet on exported series, across gaps and restarts', () => {
     const result = spawnSync('promtool', ['test', 'rules', 'oomkill-rules.test.yaml'], { cwd: join(ROOT, 'deploy/alerts'), encoding: 'utf8' });
     expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
     expect(result.status).toBe(0);
   });
 
-  it('have unit tests for every alert, each firing and staying quiet', () => {
-    const alerts = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string }> }> }).groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : [])));
-    const cases = (parse(read('deploy/alerts/oomkill-rules.test.yaml')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> }).tests.flatMap((t) => t.alert_rule_test);
-    for (const alert of alerts) {
+  it('have unit tests for every alert, each firing and staying quiet, and for every case issue 13 names', () => {
+    const tests = (parse(read('deploy/alerts/oomkill-rules.test.yaml')) as { tests: Array<{ name: string; alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> }).tests;
+    const cases = tests.flatMap((t) => t.alert_rule_test);
+    for (const { alert } of alerts) {
       expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert} fires`).toBe(true);
       expect(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert} stays quiet`).toBe(true);
     }
+    const names = tests.map((t) => t.name).join('\n');
+    for (const topic of [/outage \(longer than every window\)/, /receiver restart, then a kill 1, 5, 7 and 12 minutes later/, /first kill in a new container/, /node .* comes back/,
+      /burst/, /repeated kills/, /child-process kills/, /global OOMs/, /missed kills/, /without a heartbeat for 10 minutes/, /no heartbeat from any node/, /degraded for 10 minutes .* still at 15/]) {
+      expect(names).toMatch(topic);
+    }
   });
 
-  it('name namespace, pod and container in every alert\'s summary and description', () => {
-    const rules = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string; annotations?: Record<string, string> }> }> }).groups.flatMap((g) => g.rules.filter((r) => r.alert));
-    for (const rule of rules) {
+  it('alert on kills by when they happened (the last-kill gauges), so no earlier sample is needed', () => {
+    for (const rule of rules.filter((r) => r.record?.includes(':last'))) expect(rule.expr, rule.record).toMatch(/and \(time\(\) - oomkill_(missed_)?kill_last_timestamp_seconds < \d+\)/);
+    for (const rule of alerts.filter((r) => /oomkill_(missed_)?kills[:_]/.test(r.expr))) {
+      expect(rule.expr, rule.alert).toMatch(/oomkill_(missed_)?kills:last\d+m/);
+      expect(rule.for, rule.alert).toBeUndefined();
+    }
+  });
+
+  it('say where a kill happened, down to workload, container and node, and how to find the pods from the kill records', () => {
+    const service = envOf(receiver).OTEL_SERVICE_NAME;
+    const attribute = new Map([Sem.k8sNodeName, Sem.k8sNamespaceName, Sem.k8sContainerName, Attr.workloadKind, Attr.workloadName].map((a) => [prom(a), a]));
+    const killAlerts = alerts.filter((r) => r.expr.includes('oomkill_kills:'));
+    expect(killAlerts.map((r) => r.alert)).toEqual(['OOMKillInNamespace', 'OOMKillsRepeated', 'OOMKillOfChildProcess', 'NodeOOMKill']);
+    for (const rule of alerts.filter((r) => /oomkill_(missed_)?kills:/.test(r.expr))) {
       for (const annotation of ['summary', 'description']) {
-        for (const label of [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName]) expect(rule.annotations?.[annotation], `${rule.alert} ${annotation}`).toContain(`$labels.${prom(label)}`);
+        for (const label of [Sem.k8sNamespaceName, Attr.workloadName, Sem.k8sContainerName]) expect(rule.annotations?.[annotation], `${rule.alert} ${annotation}`).toContain(`$labels.${prom(label)}`);
+      }
+      expect(groupedBy(rule), rule.alert).not.toContain(prom(Sem.k8sPodName));
+    }
+    for (const rule of killAlerts) {
+      const loki = rule.annotations?.loki_query ?? '';
+      const generic = rule.annotations?.log_query ?? '';
+      // As otel-config sends the records to Loki: the resource attributes Loki indexes by default select the
+      // streams, the record's event name (which the sidecar copies to an attribute) and the rest filter.
+      expect(loki, rule.alert).toMatch(new RegExp(`^\\{${prom(Sem.serviceName)}="${service}", ${prom(Sem.k8sNamespaceName)}="[^"]*", ${prom(Sem.k8sContainerName)}="[^"]*"\\} \\| ${prom(Sem.eventName)}="${EVENT_NAME}"`));
+      expect(generic, rule.alert).toMatch(new RegExp(`^${Sem.eventName}="${EVENT_NAME}" `));
+      expect(generic, rule.alert).toContain(Sem.k8sPodName);
+      // Every label the alert carries selects the records, in both forms.
+      for (const label of groupedBy(rule)) {
+        expect(loki, `${rule.alert} ${label}`).toContain(`${label}="{{ $labels.${label} }}"`);
+        expect(generic, `${rule.alert} ${label}`).toContain(`${attribute.get(label)}="{{ $labels.${label} }}"`);
       }
     }
+    // Missed kills have no record: the receivers' own log on the node, and the candidate pods.
+    const missed = alerts.find((r) => r.alert === 'OOMKillsMissed') as Rule;
+    const selector = Object.entries(daemonset.spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+    expect(missed.annotations?.receiver_logs).toContain(`-l ${selector} --field-selector spec.nodeName={{ $labels.k8s_node_name }}`);
+    expect(missed.annotations?.pods).toContain('--field-selector spec.nodeName={{ $labels.k8s_node_name }}');
+  });
+
+  it('watch the heartbeat: a node without a receiver, none anywhere, a receiver degraded for 10 minutes (issue 13; so also at 15, issue 11)', () => {
+    const byName = (name: string): Rule => alerts.find((r) => r.alert === name) as Rule;
+    expect(byName('OOMKillReceiverAbsent').expr).toMatch(/kube_node_info[\s\S]*unless on \(k8s_node_name\)[\s\S]*max_over_time\(oomkill_receiver_up\[10m\]\)/);
+    expect(byName('OOMKillReceiversAbsent').expr).toBe('absent_over_time(oomkill_receiver_up[10m])');
+    expect(byName('OOMKillReceiverDegraded').for).toBe('10m');
+    for (const name of ['OOMKillReceiverAbsent', 'OOMKillReceiverDegraded']) expect(byName(name).annotations?.summary).toContain('$labels.k8s_node_name');
   });
 
   it('are the same in the PrometheusRule manifest', () => {
@@ -283,8 +367,15 @@ describe('alert rules', () => {
   });
 
   it('use only series and labels the receiver exports', () => {
-    const text = read('deploy/alerts/oomkill-rules.yaml') + read('deploy/alerts/oomkill-rules.test.yaml');
-    for (const [, name] of text.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect(EXPORTED_COUNTERS).toContain(name);
+    const known = new Set([...EXPORTED_SERIES, ...EXTERNAL_SERIES]);
+    for (const rule of rules) {
+      for (const [, name] of rule.expr.matchAll(/\b((?:oomkill|kube)_[a-z0-9_]+)\b(?![:\w])/g)) {
+        if (!EXPORTED_LABELS.has(name as string)) expect(known, `${name} in ${rule.alert ?? rule.record}`).toContain(name);
+      }
+    }
+    const tests = read('deploy/alerts/oomkill-rules.test.yaml');
+    for (const [, name] of tests.matchAll(/series: '([a-z_]+)\{/g)) expect(known).toContain(name);
+    const text = read('deploy/alerts/oomkill-rules.yaml') + tests;
     for (const [, label] of text.matchAll(/\b((?:k8s|oomkill)_[a-z0-9_]+)\s*(?:=|!=|=~)\s*"/g)) expect(EXPORTED_LABELS).toContain(label);
     for (const [, label] of text.matchAll(/\$labels\.([a-z0-9_]+)/g)) expect(EXPORTED_LABELS).toContain(label);
   });
@@ -387,18 +478,19 @@ describe('Grafana dashboard', () => {
     expect(promQueries.map((q) => grouped(q.expr))).toEqual(expect.arrayContaining([
       prom(Sem.k8sNamespaceName),
       [Sem.k8sNamespaceName, Attr.workloadKind, Attr.workloadName].map(prom).join(', '),
-      [Sem.k8sNamespaceName, Sem.k8sPodName, Sem.k8sContainerName].map(prom).join(', '),
+      [Sem.k8sNamespaceName, Attr.workloadKind, Attr.workloadName, Sem.k8sContainerName].map(prom).join(', '),
       prom(Attr.mainProcess),
       prom(Attr.constraint),
     ]));
-    expect(promQueries.some((q) => q.expr.includes(counter(Metric.missedKills)))).toBe(true);
+    expect(promQueries.some((q) => q.expr.includes('oomkill_missed_kills:new'))).toBe(true);
+    expect(promQueries.some((q) => q.expr.includes(prom(Metric.receiverUp)))).toBe(true);
     expect(dashboard.panels.filter((p) => p.type === 'logs')).toHaveLength(1);
   });
 
   it('queries only the exported series and labels', () => {
     const variables = new Set(dashboard.templating.list.map((v) => v.name));
     for (const { title, expr } of promQueries) {
-      for (const [, name] of expr.matchAll(/\b(oomkill_[a-z_]+_total)\b/g)) expect(EXPORTED_COUNTERS, title).toContain(name);
+      for (const [, name] of expr.matchAll(/\b(oomkill_[a-z_]+)\b(?![:\w])/g)) if (!EXPORTED_LABELS.has(name as string)) expect(EXPORTED_SERIES, title).toContain(name);
       const grouped = [...expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => (m[1] as string).split(',').map((l) => l.trim()));
       const matched = [...expr.matchAll(/\{([^}]*)\}/g)].flatMap((m) => [...(m[1] as string).matchAll(/([a-z0-9_]+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1] as string));
       for (const label of [...grouped, ...matched]) expect(EXPORTED_LABELS, `${label} in ${title}`).toContain(label);
@@ -406,51 +498,89 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  it('counts kills right: promtool evaluates its queries on exported series, the first kill of each series included', () => {
-    // Variables as Grafana would render them for a 30-minute range seen at its end.
+  it('counts kills exactly: promtool evaluates its queries, with the shipped rules, on exported series through births, a gap, a restart and a burst', () => {
+    // Variables as Grafana renders them for a 30-minute range seen at its end. Grafana's steps fall between
+    // rule evaluations (Prometheus offsets each group's), hence the evaluations at :30 below.
     const render = (expr: string): string => expr.replaceAll('$__range', '30m').replaceAll('$__interval', '1m').replaceAll('$__rate_interval', '2m').replaceAll('$node', '.*').replaceAll('$namespace', '.*');
-    const series = (labels: string, values: string): { series: string; values: string } => ({
-      series: `oomkill_kills_total{job="oomkill-receiver",service_name="oomkill-receiver",host_name="oomkill-receiver-x7k2p",k8s_node_name="node-1",oomkill_source="bpf",${labels}}`,
-      values,
-    });
-    const cart = 'k8s_namespace_name="shop",k8s_pod_name="cart-1",k8s_container_name="cart",oomkill_workload_kind="Deployment",oomkill_workload_name="cart"';
+    /** One value per minute from minute 0 to 45: `points` maps a minute to the value from then on (undefined: no sample). */
+    const perMinute = (points: Record<number, number | undefined>): string => Array.from({ length: 46 }, (_, minute) => {
+      const from = Object.keys(points).map(Number).filter((m) => m <= minute).sort((x, y) => y - x)[0];
+      const value = from === undefined ? undefined : points[from];
+      return value === undefined ? '_' : String(value);
+    }).join(' ');
+    const labels = (extra: string): string => `job="oomkill-receiver",service_name="oomkill-receiver",host_name="node-1",k8s_node_name="node-1",oomkill_source="bpf",${extra}`;
+    /** A kill series as the receiver exports it: the counter, and the gauge with the time of its newest kill. */
+    const kills = (extra: string, total: Record<number, number | undefined>, newest: Record<number, number | undefined>): Array<{ series: string; values: string }> => [
+      { series: `${counter(Metric.kills)}{${labels(extra)}}`, values: perMinute(total) },
+      { series: `${seconds(Metric.killLastTimestamp)}{${labels(extra)}}`, values: perMinute(newest) },
+    ];
+    const workload = (container: string, kind = 'Deployment', name = container): string => `k8s_namespace_name="shop",k8s_container_name="${container}",oomkill_workload_kind="${kind}",oomkill_workload_name="${name}"`;
     const input = [
       // Born at its first kill 12 minutes in, inside the range, two more later: 3.
-      series(`${cart},oomkill_constraint="memcg",oomkill_victim_main_process="false"`, `${'_ '.repeat(12)}1 1 2 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3`),
+      ...kills(`${workload('cart')},oomkill_constraint="memcg",oomkill_victim_main_process="false"`, { 12: 1, 14: 2, 15: 3 }, { 12: 720, 14: 840, 15: 900 }),
       // Three kills before the range began, one inside it: 1.
-      series(`${cart},oomkill_constraint="memcg",oomkill_victim_main_process="true"`, `3x30 4x10`),
+      ...kills(`${workload('cart')},oomkill_constraint="memcg",oomkill_victim_main_process="true"`, { 0: 3, 30: 4 }, { 0: 0, 30: 1800 }),
+      // Two kills long ago; an outage from 15 to 25 minutes (the old kills come back: 0); the receiver
+      // restarts and its counter starts again at a kill at 38 minutes: 1.
+      ...kills(`${workload('checkout')},oomkill_constraint="memcg",oomkill_victim_main_process="true"`, { 0: 2, 15: undefined, 26: 2, 36: undefined, 38: 1 }, { 0: 0, 15: undefined, 26: 0, 36: undefined, 38: 2280 }),
+      // A burst: born at 5 kills in one sample: 5.
+      ...kills(`${workload('render', 'StatefulSet', 'render')},oomkill_constraint="memcg",oomkill_victim_main_process="true"`, { 20: 5 }, { 20: 1200 }),
       // A global kill outside pods, born in the range: 1.
-      series('oomkill_constraint="global"', `${'_ '.repeat(35)}1 1 1 1 1`),
+      ...kills('oomkill_constraint="global"', { 35: 1 }, { 35: 2100 }),
+      // Missed kills found by reconciliation: 2.
+      { series: `${counter(Metric.missedKills)}{${labels('oomkill_missed_reason="reconciliation"')}}`, values: perMinute({ 5: 2 }) },
+      { series: `${seconds(Metric.missedKillLastTimestamp)}{${labels('oomkill_missed_reason="reconciliation"')}}`, values: perMinute({ 5: 300 }) },
     ];
     const byTitle = (title: string): string => {
       const query = promQueries.find((q) => q.title.startsWith(title));
       if (!query) throw new Error(`no panel ${title}`);
       return render(query.expr);
     };
+    const cart = '{k8s_container_name="cart",k8s_namespace_name="shop",oomkill_workload_kind="Deployment",oomkill_workload_name="cart"}';
+    const checkout = '{k8s_container_name="checkout",k8s_namespace_name="shop",oomkill_workload_kind="Deployment",oomkill_workload_name="checkout"}';
+    const render_ = '{k8s_container_name="render",k8s_namespace_name="shop",oomkill_workload_kind="StatefulSet",oomkill_workload_name="render"}';
     const tests = {
       tests: [{
         interval: '1m',
         input_series: input,
         promql_expr_test: [
-          { expr: byTitle('Top containers'), eval_time: '40m', exp_samples: [{ labels: '{k8s_container_name="cart",k8s_namespace_name="shop",k8s_pod_name="cart-1"}', value: 4 }, { labels: '{}', value: 1 }] },
-          { expr: byTitle('Main process vs child'), eval_time: '40m', exp_samples: [{ labels: '{oomkill_victim_main_process="false"}', value: 3 }, { labels: '{oomkill_victim_main_process="true"}', value: 1 }, { labels: '{}', value: 1 }] },
-          { expr: byTitle('Container limit (memcg) vs node-wide (global)'), eval_time: '40m', exp_samples: [{ labels: '{oomkill_constraint="memcg"}', value: 4 }, { labels: '{oomkill_constraint="global"}', value: 1 }] },
-          // Per 1-minute interval: the birth of a series shows in the minute it happened.
-          { expr: byTitle('OOM kills by namespace'), eval_time: '12m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 1 }] },
-          { expr: byTitle('OOM kills by namespace'), eval_time: '20m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 0 }] },
-          { expr: byTitle('OOM kills by namespace'), eval_time: '35m', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 0 }, { labels: '{}', value: 1 }] },
+          { expr: byTitle('Top containers'), eval_time: '40m30s', exp_samples: [{ labels: cart, value: 4 }, { labels: checkout, value: 1 }, { labels: render_, value: 5 }, { labels: '{}', value: 1 }] },
+          { expr: byTitle('Main process vs child'), eval_time: '40m30s', exp_samples: [{ labels: '{oomkill_victim_main_process="false"}', value: 3 }, { labels: '{oomkill_victim_main_process="true"}', value: 7 }, { labels: '{}', value: 1 }] },
+          { expr: byTitle('Container limit (memcg) vs node-wide (global)'), eval_time: '40m30s', exp_samples: [{ labels: '{oomkill_constraint="memcg"}', value: 10 }, { labels: '{oomkill_constraint="global"}', value: 1 }] },
+          // Per 1-minute interval: each kill in the minute Prometheus first saw it, once.
+          { expr: byTitle('OOM kills by namespace'), eval_time: '12m30s', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 1 }] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '13m30s', exp_samples: [] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '20m30s', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 5 }] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '26m30s', exp_samples: [] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '35m30s', exp_samples: [{ labels: '{}', value: 1 }] },
+          { expr: byTitle('OOM kills by namespace'), eval_time: '38m30s', exp_samples: [{ labels: '{k8s_namespace_name="shop"}', value: 1 }] },
+          { expr: byTitle('OOM kills by workload'), eval_time: '15m30s', exp_samples: [{ labels: '{k8s_namespace_name="shop",oomkill_workload_kind="Deployment",oomkill_workload_name="cart"}', value: 1 }] },
+          { expr: byTitle('Kills the kernel counted'), eval_time: '5m30s', exp_samples: [{ labels: '{k8s_node_name="node-1",oomkill_missed_reason="reconciliation"}', value: 2 }] },
+          { expr: byTitle('Kills the kernel counted'), eval_time: '6m30s', exp_samples: [] },
         ],
       }],
     };
     const dir = mkdtempSync(join(tmpdir(), 'oomkill-dashboard-'));
     try {
-      writeFileSync(join(dir, 'rules.yaml'), 'groups: []\n');
-      writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', ...tests }));
+      writeFileSync(join(dir, 'test.yaml'), stringify({ rule_files: [RULES_PATH], evaluation_interval: '1m', ...tests }));
       const result = spawnSync('promtool', ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
       expect(result.stdout + result.stderr).toMatch(/SUCCESS/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('counts from the recording rules that record each kill once, with no increase() over a panel\'s interval', () => {
+    const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
+    for (const { title, expr } of promQueries) {
+      expect(expr, title).not.toMatch(/increase\(/);
+      for (const [, name] of expr.matchAll(/\b(oomkill_[a-z_]+:[a-z0-9_]+)/g)) expect(recorded, title).toContain(name);
+      if (/oomkill_(missed_)?kills/.test(expr)) expect(expr, title).toMatch(/sum_over_time\(oomkill_(missed_)?kills:new\{[^}]*\}\[\$__(interval|range)\]\)/);
+    }
+    // The offset in oomkill_kills:new is its group's interval: each kill in exactly one evaluation.
+    const group = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ interval?: string; rules: Rule[] }> }).groups.find((g) => g.rules.some((r) => r.record === 'oomkill_kills:new'));
+    expect(group?.interval).toBe('1m');
+    for (const rule of group?.rules ?? []) expect([...rule.expr.matchAll(/offset (\w+)/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['1m']));
   });
 
   it('reads the kill records from Loki by the receiver\'s service name and the event name the sidecar copies', () => {
@@ -498,9 +628,18 @@ describe('deploy/README.md', () => {
   const readme = read('deploy/README.md');
 
   it('documents every alert, every Collector variable and every exported series', () => {
-    const alerts = (parse(read('deploy/alerts/oomkill-rules.yaml')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert ?? r.record));
+    const names = rules.map((r) => r.alert ?? r.record);
     const variables = ['otel-config/collector-sidecar.yaml', 'otel-config/collector-gateway.yaml'].flatMap((f) => [...documented(read(f)).keys()]);
-    for (const name of [...alerts, ...variables, ...EXPORTED_COUNTERS]) expect(readme, name).toContain(`${name}`);
+    for (const name of [...names, ...variables, ...EXPORTED_SERIES]) expect(readme, name).toContain(`${name}`);
+  });
+
+  it('names the label kube-prometheus-stack selects rules by, set once, in the kustomization', () => {
+    const release = find('PrometheusRule', 'oomkill-receiver').metadata.labels.release as string;
+    expect(release).toBe('kube-prometheus-stack');
+    expect(read('deploy/alerts/prometheus-rule.yaml')).not.toMatch(/\brelease:/);
+    expect(kustomization('deploy').patches?.map((p) => p.target.kind)).toContain('PrometheusRule');
+    expect(readme).toContain(`\`release: ${release}\``);
+    expect(readme).toContain('ruleSelector');
   });
 
   it('gives the Secret names and image the manifests use', () => {
