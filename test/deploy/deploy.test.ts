@@ -4,7 +4,7 @@
 // exports them, the Collector pipelines name only declared components, and the dashboard's queries count
 // kills right when promtool evaluates them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,33 +67,44 @@ function applyPatches(objects: Array<{ file: string; object: Manifest }>, patche
 }
 const kustomization = (dir: string): Kustomization => parse(read(join(dir, 'kustomization.yaml'))) as Kustomization;
 
+/** The ConfigMaps a kustomization (or component) generates from its files. */
+const generatedConfigMaps = (dir: string, k: Kustomization): Array<{ file: string; object: Manifest }> => (k.configMapGenerator ?? []).map((generator) => ({
+  file: join(dir, 'kustomization.yaml'),
+  object: {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: generator.name },
+    data: Object.fromEntries(generator.files.map((entry) => {
+      const [key, path] = entry.includes('=') ? entry.split('=') as [string, string] : [entry, entry];
+      return [key, read(join(dir, path))];
+    })),
+  },
+}));
+
 /** The objects a kustomization's resources hold: files parsed, directories followed, ConfigMaps generated. */
 function kustomizedObjects(dir: string): Array<{ file: string; object: Manifest }> {
   const k = kustomization(dir);
-  const generated = (k.configMapGenerator ?? []).map((generator) => ({
-    file: join(dir, 'kustomization.yaml'),
-    object: {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: generator.name },
-      data: Object.fromEntries(generator.files.map((entry) => {
-        const [key, path] = entry.includes('=') ? entry.split('=') as [string, string] : [entry, entry];
-        return [key, read(join(dir, path))];
-      })),
-    },
-  }));
   const objects = [
     ...(k.resources ?? []).flatMap((resource) => {
       const path = join(dir, resource);
       if (statSync(join(ROOT, path)).isDirectory()) return kustomizedObjects(path);
       return parseAllDocuments(read(path)).map((d) => ({ file: path, object: d.toJSON() as Manifest }));
     }),
-    ...generated,
+    ...generatedConfigMaps(dir, k),
   ];
   applyPatches(objects, k.patches);
   return objects;
 }
 
+/** The objects with a component enabled (`components: [name]`): its ConfigMaps added, its patches applied. */
+function withComponent(base: Array<{ file: string; object: Manifest }>, dir: string): Array<{ file: string; object: Manifest }> {
+  const k = kustomization(dir);
+  const objects = [...structuredClone(base), ...generatedConfigMaps(dir, k)];
+  applyPatches(objects, k.patches);
+  return objects;
+}
+
+const GATEWAY_AUTH = 'deploy/gateway-auth';
 const objects = kustomizedObjects('deploy');
 const find = (kind: string, name: string): Manifest => {
   const found = objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name)?.object;
@@ -132,7 +143,9 @@ describe('deploy/ manifests', () => {
       return /\.ya?ml$/.test(entry.name) && entry.name !== 'kustomization.yaml' ? [path] : [];
     });
     // The plain rules file and its unit tests are Prometheus files, not Kubernetes objects.
-    const notKubernetes = new Set(['deploy/alerts/oomkill-rules.yaml', 'deploy/alerts/oomkill-rules.test.yaml']);
+    // The gateway-auth component's Collector configs are files of its own kustomization.
+    const notKubernetes = new Set(['deploy/alerts/oomkill-rules.yaml', 'deploy/alerts/oomkill-rules.test.yaml',
+      ...(kustomization(GATEWAY_AUTH).configMapGenerator ?? []).flatMap((g) => g.files.map((entry) => join(GATEWAY_AUTH, entry.split('=').at(-1) as string)))]);
     const listed = new Set(objects.map((o) => o.file));
     expect(manifestFiles('deploy').filter((f) => !notKubernetes.has(f)).sort()).toEqual([...listed].filter((f) => f.startsWith('deploy/') && !f.endsWith('kustomization.yaml')).sort());
     for (const [dir, k] of [['deploy', kustomization('deploy')], ['otel-config', kustomization('otel-config')]] as const) {
@@ -140,11 +153,11 @@ describe('deploy/ manifests', () => {
     }
   });
 
-  it('hold the namespace, RBAC, the receiver DaemonSet, the gateway, both Collector configs and the PrometheusRule', () => {
+  it('hold the namespace, RBAC, the receiver DaemonSet and its priority quota, the gateway and its NetworkPolicy, both Collector configs and the PrometheusRule', () => {
     expect(objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`).sort()).toEqual([
       'ClusterRole/oomkill-receiver', 'ClusterRoleBinding/oomkill-receiver', 'ConfigMap/oomkill-collector', 'ConfigMap/oomkill-gateway',
-      'DaemonSet/oomkill-receiver', 'Deployment/oomkill-gateway', 'Namespace/oomkill-receiver', 'PrometheusRule/oomkill-receiver',
-      'Service/oomkill-gateway', 'ServiceAccount/oomkill-receiver',
+      'DaemonSet/oomkill-receiver', 'Deployment/oomkill-gateway', 'Namespace/oomkill-receiver', 'NetworkPolicy/oomkill-gateway',
+      'PrometheusRule/oomkill-receiver', 'ResourceQuota/oomkill-receiver-node-critical', 'Service/oomkill-gateway', 'ServiceAccount/oomkill-receiver',
     ]);
   });
 
@@ -263,6 +276,103 @@ describe('deploy/ manifests', () => {
   });
 });
 
+describe('deploy/ manifests: what a cluster admits and who may write', () => {
+  it('admit to the gateway\'s OTLP port only the DaemonSet\'s pods, and nothing else to the gateway', () => {
+    const policy = find('NetworkPolicy', 'oomkill-gateway');
+    expect(policy.spec.podSelector.matchLabels).toEqual(gateway.spec.template.metadata.labels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    // One rule: from pods with the DaemonSet's labels in this namespace (no namespaceSelector), to the OTLP port.
+    expect(policy.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: daemonset.spec.template.metadata.labels } }], ports: [{ protocol: 'TCP', port: 'otlp-grpc' }] }]);
+    const otlp = gateway.spec.template.spec.containers[0].ports.find((p: Manifest) => p.name === 'otlp-grpc');
+    expect(otlp.containerPort).toBe(Number(/:(\d+)$/.exec(parse(read('otel-config/collector-gateway.yaml')).receivers.otlp.protocols.grpc.endpoint)?.[1]));
+    // The gateway's labels are not the DaemonSet's: the policy does not admit the gateway's own replicas.
+    expect(gateway.spec.template.metadata.labels).not.toEqual(daemonset.spec.template.metadata.labels);
+  });
+
+  it('carry the ResourceQuota GKE needs to admit the DaemonSet\'s priority class outside kube-system, far above one pod per node', () => {
+    const quota = find('ResourceQuota', 'oomkill-receiver-node-critical');
+    expect(quota.spec.scopeSelector.matchExpressions).toEqual([{ scopeName: 'PriorityClass', operator: 'In', values: [pod.priorityClassName] }]);
+    expect(quota.spec.hard.pods).toBe('100k');
+  });
+});
+
+describe('deploy/gateway-auth: TLS and a bearer token between the sidecars and the gateway, as a component', () => {
+  const enabled = withComponent(objects, GATEWAY_AUTH);
+  const get = (kind: string, name: string): Manifest => enabled.find((o) => o.object.kind === kind && o.object.metadata?.name === name)?.object as Manifest;
+  const authedGateway = get('Deployment', 'oomkill-gateway').spec.template.spec;
+  const authedPod = get('DaemonSet', 'oomkill-receiver').spec.template.spec;
+  const gatewayCollector = authedGateway.containers[0] as Manifest;
+  const sidecarCollector = authedPod.containers.find((c: Manifest) => c.name === 'collector') as Manifest;
+  /** The Collector's merge of its --config files: maps merged key by key, anything else replaced. */
+  const merge = (base: unknown, over: unknown): unknown => {
+    if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof over !== 'object' || over === null || Array.isArray(over)) return over;
+    const out: Manifest = { ...(base as Manifest) };
+    for (const [key, value] of Object.entries(over as Manifest)) out[key] = key in out ? merge(out[key], value) : value;
+    return out;
+  };
+  /** A container's effective Collector config: each --config file, from the ConfigMap mounted where it points. */
+  const effectiveConfig = (spec: Manifest, container: Manifest): Manifest => (container.args as string[]).map((arg) => {
+    const path = arg.replace('--config=', '');
+    const mount = container.volumeMounts.find((m: Manifest) => path.startsWith(`${m.mountPath}/`));
+    const volume = spec.volumes.find((v: Manifest) => v.name === mount.name);
+    return parse(expand(get('ConfigMap', volume.configMap.name).data[path.slice(mount.mountPath.length + 1)], {})) as Manifest;
+  }).reduce((a, b) => merge(a, b) as Manifest);
+  /** The Secret key a container sees at a file path. */
+  const secretAt = (spec: Manifest, container: Manifest, path: string): string => {
+    const mount = container.volumeMounts.find((m: Manifest) => path.startsWith(`${m.mountPath}/`));
+    const secret = spec.volumes.find((v: Manifest) => v.name === mount?.name)?.secret;
+    if (!secret) return `no Secret at ${path}`;
+    const file = path.slice(mount.mountPath.length + 1);
+    const key = (secret.items as Array<{ key: string; path: string }> | undefined)?.find((i) => i.path === file)?.key ?? file;
+    return `${secret.secretName}/${key}`;
+  };
+
+  it('is off by default, and named where it is switched on', () => {
+    expect(read('deploy/kustomization.yaml')).toMatch(/^# components:\n#\s+- gateway-auth$/m);
+    expect(kustomization(GATEWAY_AUTH)).toMatchObject({ kind: 'Component' });
+  });
+
+  it('patches valid objects: the Kubernetes schemas accept them, the patched container is the sidecar Collector', async () => {
+    expect(enabled.flatMap((o) => (hasSchema(String(o.object.apiVersion), String(o.object.kind)) ? validateManifest(o.object) : []))).toEqual([]);
+    expect((await Promise.all(enabled.map((o) => validateWithModels(o.object)))).flat()).toEqual([]);
+    expect(authedPod.containers[1].name).toBe('collector');
+    expect(gatewayCollector.args).toEqual(['--config=/conf/collector.yaml', '--config=/conf-auth/collector.yaml']);
+    expect(sidecarCollector.args).toEqual(['--config=/conf/collector.yaml', '--config=/conf-auth/collector.yaml']);
+  });
+
+  it('makes the gateway serve TLS from the certificate Secret and admit only the token', () => {
+    const config = effectiveConfig(authedGateway, gatewayCollector);
+    const grpc = config.receivers.otlp.protocols.grpc;
+    expect(grpc.endpoint).toBe('0.0.0.0:4317');
+    expect(secretAt(authedGateway, gatewayCollector, grpc.tls.cert_file)).toBe('oomkill-gateway-tls/tls.crt');
+    expect(secretAt(authedGateway, gatewayCollector, grpc.tls.key_file)).toBe('oomkill-gateway-tls/tls.key');
+    const authenticator = grpc.auth.authenticator as string;
+    expect(authenticator.startsWith('bearertokenauth/')).toBe(true);
+    expect(secretAt(authedGateway, gatewayCollector, config.extensions[authenticator].filename)).toBe('oomkill-gateway-token/token');
+    // The extensions list replaces the base's: it keeps every one of them and adds the authenticator.
+    const base = parse(expand(read('otel-config/collector-gateway.yaml'), {})) as Manifest;
+    expect(config.service.extensions).toEqual([...base.service.extensions, authenticator]);
+  });
+
+  it('makes the sidecars verify the gateway against the CA and send the same token', () => {
+    const config = effectiveConfig(authedPod, sidecarCollector);
+    const exporter = config.exporters['otlp/gateway'];
+    expect(exporter.endpoint).toBe('oomkill-gateway:4317');
+    expect(exporter.tls.insecure).toBe(false);
+    expect(secretAt(authedPod, sidecarCollector, exporter.tls.ca_file)).toBe('oomkill-gateway-tls/ca.crt');
+    const text = read(`${GATEWAY_AUTH}/sidecar-auth.yaml`);
+    const variable = /authorization: Bearer \$\{env:([A-Z_]+)\}/.exec(text)?.[1];
+    expect(sidecarCollector.env).toContainEqual({ name: variable, valueFrom: { secretKeyRef: { name: 'oomkill-gateway-token', key: 'token' } } });
+    // The gateway's own Secret stays where it was; the sidecars read the certificate's CA only.
+    expect(authedPod.volumes.find((v: Manifest) => v.secret?.secretName === 'oomkill-gateway-tls').secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+  });
+
+  it('is documented with the Secrets it needs', () => {
+    const readme = read('deploy/README.md');
+    for (const name of ['oomkill-gateway-tls', 'oomkill-gateway-token', 'gateway-auth', 'tls.crt', 'tls.key', 'ca.crt', 'NetworkPolicy']) expect(readme, name).toContain(name);
+  });
+});
+
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 describe.skipIf(!kubectl)('kubectl kustomize deploy/ (skipped where kubectl is not installed)', () => {
   const built = (): Manifest[] => parseAllDocuments(execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy')], { encoding: 'utf8' })).map((d) => d.toJSON() as Manifest);
@@ -278,6 +388,32 @@ describe.skipIf(!kubectl)('kubectl kustomize deploy/ (skipped where kubectl is n
       for (const v of spec.volumes.filter((v: Manifest) => v.configMap)) expect(configMaps).toContain(v.configMap.name);
     }
     expect(result.flatMap((o) => (hasSchema(o.apiVersion, o.kind) ? validateManifest(o) : []))).toEqual([]);
+    expect(result.find((o) => o.kind === 'PrometheusRule')?.metadata.labels.release).toBe('kube-prometheus-stack');
+  });
+
+  it('builds with the gateway-auth component switched on as deploy/kustomization.yaml says, as the test above models it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oomkill-kustomize-'));
+    try {
+      cpSync(join(ROOT, 'deploy'), join(dir, 'deploy'), { recursive: true });
+      cpSync(join(ROOT, 'otel-config'), join(dir, 'otel-config'), { recursive: true });
+      const file = join(dir, 'deploy/kustomization.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/^# components:\n#(\s+- gateway-auth)$/m, 'components:\n$1'));
+      const result = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(dir, 'deploy')], { encoding: 'utf8' })).map((d) => d.toJSON() as Manifest);
+      const modelled = withComponent(objects, GATEWAY_AUTH);
+      const unhash = (name: string): string => name.replace(/-[a-z0-9]{10}$/, '');
+      for (const kind of ['Deployment', 'DaemonSet']) {
+        const built = result.find((o) => o.kind === kind)?.spec.template.spec as Manifest;
+        const expected = modelled.find((o) => o.object.kind === kind)?.object.spec.template.spec as Manifest;
+        const collector = (spec: Manifest): Manifest => spec.containers.find((c: Manifest) => c.name === 'collector');
+        expect(collector(built).args, kind).toEqual(collector(expected).args);
+        expect(collector(built).env, kind).toEqual(collector(expected).env);
+        expect(collector(built).volumeMounts, kind).toEqual(collector(expected).volumeMounts);
+        const volumes = (spec: Manifest): Manifest[] => spec.volumes.map((v: Manifest) => (v.configMap ? { ...v, configMap: { name: unhash(v.configMap.name) } } : v));
+        expect(volumes(built), kind).toEqual(volumes(expected));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
