@@ -1,6 +1,7 @@
 // Prints the speed and memory figures. Run as root for the end-to-end part: npm run bench
 import { benchDecoder } from './decoder.ts';
 import { benchEndToEnd } from './end-to-end.ts';
+import { benchLoader } from './loader.ts';
 import { benchOutage } from './outage.ts';
 
 const print = (figures: Record<string, string>): void => {
@@ -9,6 +10,7 @@ const print = (figures: Record<string, string>): void => {
 
 print(benchDecoder());
 if (process.getuid?.() === 0) {
+  print(await benchLoader());
   print(await benchEndToEnd());
   print(await benchOutage());
 }

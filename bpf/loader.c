@@ -4,20 +4,25 @@
  * to stdout in the frame layout of oomkill.h. Stdout carries only frames; everything for people goes to
  * stderr, one line each, prefixed "oomkill-loader: ".
  *
- * Its life is a straight line: parse options, check the kernel, open/load/attach (per hook, until one
- * works), write HELLO, poll the ring buffer writing KILL frames and periodic STATS, and on SIGTERM or
- * SIGINT (or when the reader closes the pipe) write a last STATS frame and exit 0.
+ * Its life is a straight line: parse options, check the kernel, decide the hooks (cheaply: BTF lookups
+ * and a two-instruction program attached and detached per hook, no verification of the real program),
+ * load and verify the real program once with only the chosen programs, attach, give back to the kernel
+ * the memory libbpf used for that, write HELLO, poll the ring buffer writing KILL frames and periodic
+ * STATS, and on SIGTERM or SIGINT (or when the reader closes the pipe) write a last STATS frame and exit 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -51,9 +56,13 @@ static const char *const hook_names[] = {
 	[OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS] = "kprobe/oom_kill_process",
 	[OOMKILL_HOOK_TP_BTF_MARK_VICTIM] = "tp_btf/mark_victim",
 	[OOMKILL_HOOK_RAW_TP_MARK_VICTIM] = "raw_tp/mark_victim",
+	[OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER] = "fentry/oom_kill_memcg_member",
+	[OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER] = "kprobe/oom_kill_memcg_member",
 };
+/* The hooks --hook names (each oom_kill_process hook brings its oom_kill_memcg_member twin). */
 #define HOOK_FIRST OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS
 #define HOOK_LAST OOMKILL_HOOK_RAW_TP_MARK_VICTIM
+#define HOOK_ANY_LAST OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER
 
 struct options {
 	bool hooks[HOOK_LAST + 1];
@@ -118,11 +127,18 @@ static void note_failure(const char *msg)
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	static char msg[1 << 22]; /* verifier logs run to megabytes */
+	/* Verifier logs run to megabytes: a heap buffer, given back with the rest after setup, where a
+	 * static one would stay resident for the loader's life once a long log had been written into it. */
+	static char *msg;
+	const size_t msg_size = 1 << 22;
 	const char *core;
 	size_t n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (!msg && !(msg = malloc(msg_size)))
+		return 0;
+	vsnprintf(msg, msg_size, fmt, ap);
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
@@ -148,8 +164,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: oomkill-loader [options]\n"
-		"  --hook LIST            hooks to try, in order, comma-separated, or 'auto' (default):\n"
-		"                         fentry, kprobe, tp_btf, raw_tp\n"
+		"  --hook LIST            hooks to allow, comma-separated, or 'auto' (default): fentry, kprobe\n"
+		"                         (oom_kill_process, with oom_kill_memcg_member for group kills),\n"
+		"                         tp_btf, raw_tp (mark_victim); the best this kernel allows is chosen\n"
 		"  --btf PATH             BTF to relocate against (default /sys/kernel/btf/vmlinux)\n"
 		"  --ringbuf-kib N        ring buffer size, a power of two >= 4 (default 256)\n"
 		"  --stats-interval-ms N  how often to write a STATS frame (default 1000)\n"
@@ -160,7 +177,7 @@ static void usage(FILE *out)
 		"                         after exit, and resume them at start: kills made while no receiver\n"
 		"                         runs wait in the ring buffer; where pinning fails, runs unpinned\n"
 		"  --unpin                with --pin-dir: detach and remove what is pinned there, then exit\n"
-		"  --verbose              libbpf's debug output on stderr\n");
+		"  --verbose              libbpf's debug output and the verifier's statistics on stderr\n");
 }
 
 static bool parse_uint(const char *s, unsigned int *out)
@@ -314,32 +331,24 @@ static bool has_bpf_capabilities(void)
 	return (effective & (1ull << CAP_BPF)) && (effective & (1ull << CAP_PERFMON));
 }
 
-/* Before 6.8 mark_victim passed only the victim's pid, and `current` is the trigger, not the victim:
- * the cgroup path could not be read. Such kernels need the oom_kill_process hooks. */
-static const char *mark_victim_unusable(const char *btf_path)
+/* Before 6.8 (and its stable backports) mark_victim passed only the victim's pid, and `current` is the
+ * trigger, not the victim: the cgroup path could not be read. Such kernels need the oom_kill_process hooks. */
+static const char *mark_victim_unusable(const struct btf *btf)
 {
-	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
-	const char *why = NULL;
 	const struct btf_type *t;
 	const struct btf_param *params;
 	__s32 id;
 
-	if (!btf)
-		return "cannot read the kernel's BTF";
 	id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
-	if (id < 0) {
-		why = "the kernel has no mark_victim tracepoint";
-		goto out;
-	}
+	if (id < 0)
+		return "the kernel has no mark_victim tracepoint";
 	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type); /* pointer */
 	t = btf__type_by_id(btf, t->type);			  /* function prototype */
 	params = btf_params(t);
 	/* (void *ctx, struct task_struct *task, uid_t uid) */
 	if (!btf_is_func_proto(t) || btf_vlen(t) < 2 || !btf_is_ptr(btf__type_by_id(btf, params[1].type)))
-		why = "mark_victim passes only a pid on this kernel (the victim task arrived in 6.8)";
-out:
-	btf__free(btf);
-	return why;
+		return "mark_victim passes only a pid on this kernel (the victim task arrived in 6.8)";
+	return NULL;
 }
 
 static int write_all(const void *buf, size_t len)
@@ -388,8 +397,15 @@ static __u64 clock_ns(clockid_t id)
 /* The program's .bss, read through its map: the same for a program we loaded and for a pinned one. */
 static int read_bss(int bss_fd, struct oomkill_bpf__bss *bss)
 {
-	__u32 zero = 0;
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), zero = 0;
 
+	/* A map pinned by a loader of another release has another layout: never copy it into ours. (The
+	 * section is the struct without its tail padding.) */
+	errno = 0;
+	if (bpf_obj_get_info_by_fd(bss_fd, &info, &info_len) || info.value_size > sizeof(*bss) ||
+	    info.value_size + 8 <= sizeof(*bss))
+		return -1;
 	return bpf_map_lookup_elem(bss_fd, &zero, bss);
 }
 
@@ -429,17 +445,36 @@ static struct bpf_program *program_for(struct oomkill_bpf *skel, int hook)
 		return skel->progs.kprobe_oom_kill_process;
 	case OOMKILL_HOOK_TP_BTF_MARK_VICTIM:
 		return skel->progs.tp_btf_mark_victim;
-	default:
+	case OOMKILL_HOOK_RAW_TP_MARK_VICTIM:
 		return skel->progs.raw_tp_mark_victim;
+	case OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER:
+		return skel->progs.fentry_oom_kill_memcg_member;
+	default:
+		return skel->progs.kprobe_oom_kill_memcg_member;
 	}
 }
 
-/* One set of programs: `victims` records each victim; `context` (0: none) notes each OOM's context for it. */
+/* The kernel function (or tracepoint) a hook attaches to. */
+static const char *target_of(int hook)
+{
+	return strchr(hook_names[hook], '/') + 1;
+}
+
+/*
+ * One way to watch OOM kills: `victims` records chosen victims (mark_victim: every victim); `second` is
+ * 0, oom_kill_memcg_member (group members) or, beside mark_victim, oom_kill_process (each OOM's context).
+ */
+struct plan {
+	int victims;
+	int second;
+	__u32 gaps; /* enum oomkill_gaps */
+};
+
+/* The attached programs. After attach the object is gone: only the links and two map fds are kept. */
 struct hooks {
+	struct plan plan;
 	struct oomkill_bpf *skel;
 	struct bpf_link *links[2];
-	int victims;
-	int context;
 };
 
 static void release(struct hooks *h)
@@ -450,15 +485,176 @@ static void release(struct hooks *h)
 	*h = (struct hooks){};
 }
 
-/* Opens and loads the programs of `victims` and `context`, and attaches them if `attach`. */
-static bool try_hooks(const struct options *o, int victims, int context, bool attach, struct hooks *h, char *why,
+/* Appends "what: why" to the list of what was tried and why it failed. */
+static void note_tried(char *tried, size_t size, const char *what, const char *why)
+{
+	size_t len = strlen(tried);
+
+	snprintf(tried + len, size - len, "%s%s: %s", len ? "; " : "", what, why);
+}
+
+/*
+ * Whether `hook` can attach here, known without verifying the real program: its target must be in the
+ * kernel's BTF, and a two-instruction program of its type must load and attach (then it is detached).
+ * This is what differs between kernels (tracing programs refused, kprobes compiled out, a function
+ * inlined); the real program's CO-RE relocation and verification are then done once, for the chosen plan.
+ * With `btf_only` (--check against another kernel's BTF) only the BTF is consulted.
+ */
+static bool probe_hook(int hook, const struct btf *btf, bool btf_only, char *why, size_t why_len)
+{
+	static const struct bpf_insn return_zero[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	bool tracepoint = hook == OOMKILL_HOOK_TP_BTF_MARK_VICTIM || hook == OOMKILL_HOOK_RAW_TP_MARK_VICTIM;
+	bool kprobe = hook == OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS || hook == OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER;
+	const char *target = target_of(hook);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts);
+	enum bpf_prog_type type = BPF_PROG_TYPE_TRACING;
+	int prog_fd, attach_fd = -1;
+	__s32 id;
+
+	if (tracepoint) {
+		const char *unusable = mark_victim_unusable(btf);
+
+		if (unusable) {
+			snprintf(why, why_len, "%s", unusable);
+			return false;
+		}
+	} else if (btf__find_by_name_kind(btf, target, BTF_KIND_FUNC) < 0) {
+		snprintf(why, why_len, "%s is not in the kernel's BTF (inlined or absent)", target);
+		return false;
+	}
+	if (btf_only)
+		return true;
+
+	switch (hook) {
+	case OOMKILL_HOOK_TP_BTF_MARK_VICTIM:
+		id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
+		opts.expected_attach_type = BPF_TRACE_RAW_TP;
+		opts.attach_btf_id = (__u32)id;
+		break;
+	case OOMKILL_HOOK_RAW_TP_MARK_VICTIM:
+		type = BPF_PROG_TYPE_RAW_TRACEPOINT;
+		break;
+	case OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS:
+	case OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER:
+		opts.expected_attach_type = BPF_TRACE_FENTRY;
+		opts.attach_btf_id = (__u32)btf__find_by_name_kind(btf, target, BTF_KIND_FUNC);
+		break;
+	default:
+		type = BPF_PROG_TYPE_KPROBE;
+		break;
+	}
+	prog_fd = bpf_prog_load(type, "oomkill_probe", "GPL", return_zero, 2, &opts);
+	if (prog_fd < 0) {
+		snprintf(why, why_len, "load: %s", strerror(errno));
+		return false;
+	}
+	if (kprobe) {
+		/* As libbpf attaches a kprobe: a perf event of the kprobe PMU on the function, running the program. */
+		struct perf_event_attr attr = { .size = sizeof(attr), .config1 = (__u64)(unsigned long)target };
+		FILE *f = fopen("/sys/bus/event_source/devices/kprobe/type", "r");
+
+		if (!f || fscanf(f, "%u", &attr.type) != 1) {
+			snprintf(why, why_len, "attach: this kernel has no kprobe PMU (CONFIG_KPROBES off?)");
+			if (f)
+				fclose(f);
+			close(prog_fd);
+			return false;
+		}
+		fclose(f);
+		attach_fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+		if (attach_fd >= 0 && ioctl(attach_fd, PERF_EVENT_IOC_SET_BPF, prog_fd)) {
+			close(attach_fd);
+			attach_fd = -1;
+		}
+	} else {
+		attach_fd = bpf_raw_tracepoint_open(tracepoint && type == BPF_PROG_TYPE_RAW_TRACEPOINT ? target : NULL, prog_fd);
+	}
+	if (attach_fd < 0)
+		snprintf(why, why_len, "attach: %s", strerror(errno));
+	else
+		close(attach_fd);
+	close(prog_fd);
+	return attach_fd >= 0;
+}
+
+/* The oom_kill_memcg_member twin of an oom_kill_process hook. */
+static int member_hook_of(int hook)
+{
+	return hook == OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS ? OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER
+							    : OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER;
+}
+
+/*
+ * The plans this kernel allows, best first:
+ *   1. oom_kill_process with oom_kill_memcg_member (fentry, else kprobe): every victim of a group kill,
+ *      the kernel's second kill of its chosen victim, and each OOM's exact constraint, domain and id;
+ *   2. mark_victim (tp_btf, else raw_tp), with an oom_kill_process hook for each OOM's context if one
+ *      attaches: every victim, not the second kill;
+ *   3. oom_kill_process alone: each OOM's chosen victim only.
+ * Returns how many plans it wrote; what it passed over, and why, goes into `tried`.
+ */
+static int plan_hooks(const struct options *o, struct plan *plans, char *tried, size_t size)
+{
+	char why[256];
+	bool ok[HOOK_ANY_LAST + 1] = { false };
+	const struct btf *btf;
+	struct btf *owned = NULL;
+	int n = 0;
+
+	btf = owned = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+	if (!btf) {
+		note_tried(tried, size, "hooks", "cannot read the kernel's BTF");
+		return 0;
+	}
+	for (int h = HOOK_FIRST; h <= HOOK_LAST; h++) {
+		if (!o->hooks[h])
+			continue;
+		if (!(ok[h] = probe_hook(h, btf, o->check_only, why, sizeof(why))))
+			note_tried(tried, size, hook_names[h], why);
+	}
+	for (int h = OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS; h <= OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS; h++) {
+		int member = member_hook_of(h);
+
+		if (!ok[h])
+			continue;
+		if ((ok[member] = probe_hook(member, btf, o->check_only, why, sizeof(why))))
+			plans[n++] = (struct plan){ .victims = h, .second = member };
+		else
+			note_tried(tried, size, hook_names[member], why);
+	}
+	for (int h = OOMKILL_HOOK_TP_BTF_MARK_VICTIM; h <= OOMKILL_HOOK_RAW_TP_MARK_VICTIM; h++) {
+		if (!ok[h])
+			continue;
+		for (int c = OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS; c <= OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS; c++)
+			if (ok[c])
+				plans[n++] = (struct plan){ .victims = h, .second = c, .gaps = OOMKILL_GAP_GROUP_RECOUNT };
+		plans[n++] = (struct plan){ .victims = h, .gaps = OOMKILL_GAP_GROUP_RECOUNT | OOMKILL_GAP_OOM_CONTROL };
+	}
+	for (int h = OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS; h <= OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS; h++)
+		if (ok[h])
+			plans[n++] = (struct plan){ .victims = h, .gaps = OOMKILL_GAP_GROUP_MEMBERS | OOMKILL_GAP_GROUP_RECOUNT };
+	btf__free(owned);
+	return n;
+}
+
+/* "a+b": the attached programs, as the receiver names them. */
+static void plan_name(const struct plan *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", hook_names[p->victims], p->second ? "+" : "", p->second ? hook_names[p->second] : "");
+}
+
+/* Loads (CO-RE relocation and verification) only the programs of `p`, and attaches them if `attach`. */
+static bool load_plan(const struct options *o, const struct plan *p, bool attach, struct hooks *h, char *why,
 		      size_t why_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
 	struct bpf_program *prog;
 	int err;
 
-	*h = (struct hooks){ .victims = victims, .context = context };
+	*h = (struct hooks){ .plan = *p };
 	last_libbpf_error[0] = '\0';
 	h->skel = oomkill_bpf__open_opts(&open_opts);
 	if (!h->skel) {
@@ -466,10 +662,15 @@ static bool try_hooks(const struct options *o, int victims, int context, bool at
 		return false;
 	}
 	bpf_object__for_each_program(prog, h->skel->obj)
-		bpf_program__set_autoload(prog, prog == program_for(h->skel, victims) ||
-						    (context && prog == program_for(h->skel, context)));
+		bpf_program__set_autoload(prog, prog == program_for(h->skel, p->victims) ||
+						    (p->second && prog == program_for(h->skel, p->second)));
+	/* --verbose: the verifier's statistics for each program (instructions processed, states). */
+	if (o->verbose)
+		bpf_object__for_each_program(prog, h->skel->obj)
+			bpf_program__set_log_level(prog, 4);
 	h->skel->rodata->group_window_ns = (__u64)o->group_window_us * 1000;
-	h->skel->rodata->mark_victim_records = victims >= OOMKILL_HOOK_TP_BTF_MARK_VICTIM;
+	h->skel->rodata->mark_victim_records =
+		p->victims == OOMKILL_HOOK_TP_BTF_MARK_VICTIM || p->victims == OOMKILL_HOOK_RAW_TP_MARK_VICTIM;
 	bpf_map__set_max_entries(h->skel->maps.events, o->ringbuf_kib * 1024);
 
 	err = oomkill_bpf__load(h->skel);
@@ -482,10 +683,10 @@ static bool try_hooks(const struct options *o, int victims, int context, bool at
 	}
 	if (!attach)
 		return true;
-	h->links[0] = bpf_program__attach(program_for(h->skel, victims));
-	if (h->links[0] && context)
-		h->links[1] = bpf_program__attach(program_for(h->skel, context));
-	if (!h->links[0] || (context && !h->links[1])) {
+	h->links[0] = bpf_program__attach(program_for(h->skel, p->victims));
+	if (h->links[0] && p->second)
+		h->links[1] = bpf_program__attach(program_for(h->skel, p->second));
+	if (!h->links[0] || (p->second && !h->links[1])) {
 		snprintf(why, why_len, "attach: %s", strerror(errno));
 		goto fail;
 	}
@@ -495,63 +696,21 @@ fail:
 	return false;
 }
 
-/* Appends "hook: why" to the list of what was tried and why it failed. */
-static void note_tried(char *tried, size_t size, size_t *len, int hook, const char *why)
-{
-	*len += (size_t)snprintf(tried + *len, size - *len, "%s%s: %s", *len ? "; " : "", hook_names[hook], why);
-	if (*len >= size)
-		*len = size - 1;
-}
-
 /*
- * Chooses and attaches the hooks. Where mark_victim passes the victim task, a mark_victim program records
- * every victim (a memory.oom.group kill included) and, if one attaches, an oom_kill_process program notes
- * each OOM's constraint and domain for it. Elsewhere an oom_kill_process program records the chosen
- * victim itself. Hooks are tried in the order fentry, kprobe, tp_btf, raw_tp, each where it applies.
+ * Chooses and attaches the hooks: the best plan that loads and attaches. Usually the first: the probes
+ * have already ruled out what this kernel refuses, so the real program is verified once.
  */
 static bool choose_hooks(const struct options *o, struct hooks *h, char *tried, size_t size)
 {
-	const char *mark_victim_why = mark_victim_unusable(o->btf_path);
-	size_t len = strlen(tried);
-	char why[768];
+	struct plan plans[12]; /* at most 2 pairs, 2 x 3 with mark_victim, 2 alone */
+	int n = plan_hooks(o, plans, tried, size);
+	char why[768], name[96];
 
-	for (int v = OOMKILL_HOOK_TP_BTF_MARK_VICTIM; v <= HOOK_LAST; v++) {
-		struct hooks alone;
-
-		if (!o->hooks[v])
-			continue;
-		if (mark_victim_why) {
-			note_tried(tried, size, &len, v, mark_victim_why);
-			continue;
-		}
-		/* Loaded, not attached: attached only once it is known whether a context program joins it. */
-		if (!try_hooks(o, v, 0, false, &alone, why, sizeof(why))) {
-			note_tried(tried, size, &len, v, why);
-			continue;
-		}
-		if (o->check_only) {
-			*h = alone;
+	for (int i = 0; i < n; i++) {
+		if (load_plan(o, &plans[i], !o->check_only, h, why, sizeof(why)))
 			return true;
-		}
-		for (int c = HOOK_FIRST; c < OOMKILL_HOOK_TP_BTF_MARK_VICTIM; c++) {
-			if (!o->hooks[c])
-				continue;
-			if (try_hooks(o, v, c, true, h, why, sizeof(why))) {
-				release(&alone);
-				return true;
-			}
-			note_tried(tried, size, &len, c, why);
-		}
-		release(&alone);
-		if (try_hooks(o, v, 0, true, h, why, sizeof(why)))
-			return true;
-		note_tried(tried, size, &len, v, why);
-	}
-	for (int c = HOOK_FIRST; c < OOMKILL_HOOK_TP_BTF_MARK_VICTIM; c++) {
-		if (o->hooks[c] && try_hooks(o, c, 0, !o->check_only, h, why, sizeof(why)))
-			return true;
-		if (o->hooks[c])
-			note_tried(tried, size, &len, c, why);
+		plan_name(&plans[i], name, sizeof(name));
+		note_tried(tried, size, name, why);
 	}
 	return false;
 }
@@ -657,12 +816,12 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct oomkill_hello hello = {};
 	struct utsname uts;
-	char tried[2048] = "";
+	char tried[2048] = "", name[96];
 	const char *btf = "/sys/kernel/btf/vmlinux";
 	int events_fd = -1, bss_fd = -1;
 	bool pinned = false;
 	__u64 next_stats;
-	int hook, exit_code = 1;
+	int exit_code = 1;
 
 	if (parse_options(argc, argv, &o))
 		return 2;
@@ -721,13 +880,15 @@ int main(int argc, char **argv)
 			pin_path(path, sizeof(path), o.pin_dir, "bss");
 			bss_fd = bpf_obj_get(path);
 			if (events_fd < 0 || bss_fd < 0 || read_bss(bss_fd, &bss) || bss.attached_hook < HOOK_FIRST ||
-			    bss.attached_hook > HOOK_LAST) {
+			    bss.attached_hook > HOOK_LAST || bss.attached_second_hook > HOOK_ANY_LAST) {
 				say("cannot resume what is pinned at %s (%s): remove it with --unpin", o.pin_dir,
-				    strerror(errno));
+				    errno ? strerror(errno) : "pinned by a loader of another release");
 				return EXIT_PIN;
 			}
-			hook = (int)bss.attached_hook;
-			say("resumed %s pinned at %s", hook_names[hook], o.pin_dir);
+			hooks.plan = (struct plan){ .victims = (int)bss.attached_hook, .second = (int)bss.attached_second_hook,
+						    .gaps = bss.attached_gaps };
+			plan_name(&hooks.plan, name, sizeof(name));
+			say("resumed %s pinned at %s", name, o.pin_dir);
 			goto attached;
 		}
 	}
@@ -736,20 +897,17 @@ int main(int argc, char **argv)
 		say("no hook could attach (tried %s)", tried[0] ? tried : "none");
 		return EXIT_NO_HOOK;
 	}
-	hook = hooks.victims;
+	plan_name(&hooks.plan, name, sizeof(name));
 	if (o.check_only) {
-		say("check: %s loads with every CO-RE relocation resolved against %s", hook_names[hook], btf);
+		say("check: %s loads with every CO-RE relocation resolved against %s", name, btf);
 		exit_code = 0;
 		goto cleanup;
 	}
-	if (hooks.context)
-		say("attached %s for every victim, with %s for each OOM's constraint and domain%s%s%s", hook_names[hook],
-		    hook_names[hooks.context], tried[0] ? " (not: " : "", tried, tried[0] ? ")" : "");
-	else
-		say("attached %s%s%s%s", hook_names[hook], tried[0] ? " (not: " : "", tried, tried[0] ? ")" : "");
-	hooks.skel->bss->attached_hook = (__u32)hook;
-	events_fd = bpf_map__fd(hooks.skel->maps.events);
-	bss_fd = bpf_map__fd(hooks.skel->maps.bss);
+	say("attached %s%s%s%s", name, tried[0] ? " (not: " : "", tried, tried[0] ? ")" : "");
+	/* For the next loader, which resumes a pinned program without choosing. */
+	hooks.skel->bss->attached_hook = (__u32)hooks.plan.victims;
+	hooks.skel->bss->attached_second_hook = (__u32)hooks.plan.second;
+	hooks.skel->bss->attached_gaps = hooks.plan.gaps;
 	if (o.pin_dir) {
 		int err = pin_all(o.pin_dir, &hooks);
 
@@ -765,6 +923,13 @@ int main(int argc, char **argv)
 			say("pinned at %s: kills made while no receiver runs wait in the ring buffer", o.pin_dir);
 		}
 	}
+	/* Only the links and two maps are needed from here on: the object (its ELF, BTF and relocations) goes,
+	 * and glibc gives the heap libbpf used back to the kernel, where it would otherwise keep it. */
+	events_fd = dup(bpf_map__fd(hooks.skel->maps.events));
+	bss_fd = dup(bpf_map__fd(hooks.skel->maps.bss));
+	oomkill_bpf__destroy(hooks.skel);
+	hooks.skel = NULL;
+	malloc_trim(0);
 
 attached:
 	rb = ring_buffer__new(events_fd, on_kill, NULL, NULL);
@@ -776,7 +941,9 @@ attached:
 	uname(&uts);
 	hello.realtime_ns = clock_ns(CLOCK_REALTIME);
 	hello.boottime_ns = clock_ns(CLOCK_BOOTTIME);
-	hello.hook = (__u32)hook;
+	hello.hook = (__u32)hooks.plan.victims;
+	hello.second_hook = (__u32)hooks.plan.second;
+	hello.gaps = hooks.plan.gaps;
 	hello.page_size = (__u32)sysconf(_SC_PAGESIZE);
 	snprintf(hello.kernel_release, sizeof(hello.kernel_release), "%s", uts.release);
 	if (write_frame(OOMKILL_FRAME_HELLO, &hello, sizeof(hello)))
@@ -811,13 +978,10 @@ cleanup:
 		if (hooks.links[1])
 			bpf_link__disconnect(hooks.links[1]);
 	}
-	if (hooks.skel) {
-		release(&hooks);
-	} else {
-		if (events_fd >= 0)
-			close(events_fd);
-		if (bss_fd >= 0)
-			close(bss_fd);
-	}
+	release(&hooks);
+	if (events_fd >= 0)
+		close(events_fd);
+	if (bss_fd >= 0)
+		close(bss_fd);
 	return exit_code;
 }

@@ -3,16 +3,20 @@
  * Catches every OOM kill and reads, in the kernel and at the kill, what user space can no longer read
  * afterwards because the victim is gone: its memory cgroup's path, memory figures and identity.
  *
- * Four entry points, one of which the loader attaches (the first that loads and attaches, in this order):
- *   fentry/oom_kill_process, kprobe/oom_kill_process
- *       see struct oom_control: the exact constraint, the OOM domain's memcg, totalpages, chosen_points.
- *       One OOM invocation is one call, so its oom_id is exact. They see only the chosen victim, not the
- *       other members of a memory.oom.group kill.
- *   tp_btf/mark_victim, raw_tp/mark_victim (kernel >= 6.8, where the tracepoint passes the task)
- *       run once per victim, group members included. They cannot see oom_control, so the constraint and
- *       the domain are inferred from the memcg counters (the nearest ancestor at its limit), and the victims
- *       of one invocation are grouped by trigger task and time: the OOM killer holds oom_lock for the
- *       whole group kill, so its victims are marked back to back by the same `current`.
+ * Six entry points; the loader attaches the best pair this kernel allows:
+ *   fentry/oom_kill_process + fentry/oom_kill_memcg_member (or both as kprobes)
+ *       oom_kill_process sees struct oom_control: the exact constraint, the OOM domain's memcg, totalpages,
+ *       chosen_points, and the chosen victim. One OOM invocation is one call, so its oom_id is exact. In a
+ *       memory.oom.group kill the kernel then calls oom_kill_memcg_member for every task of the group,
+ *       the chosen victim again included (the kernel kills and counts it twice); that program records each
+ *       member that the kernel really kills, with the OOM's context noted by oom_kill_process.
+ *   tp_btf/mark_victim, raw_tp/mark_victim (where the tracepoint passes the task: 6.8, and stable backports)
+ *       run once per victim, group members included, but not for the chosen victim's second kill. They
+ *       cannot see oom_control: with an oom_kill_process program attached beside them it notes each OOM's
+ *       context for them, else the constraint and the domain are inferred from the memcg counters (the
+ *       nearest ancestor at its limit), and the victims of one invocation are grouped by trigger task and
+ *       time: the OOM killer holds oom_lock for the whole group kill, so its victims are marked back to
+ *       back by the same `current`.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,8 +30,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 group_window_ns = 1000000; /* victims marked this close by one trigger: one OOM */
 const volatile __u64 domain_margin_pages = 1024; /* usage this close to max counts as "at its limit" */
 /* Set when a mark_victim program records the victims: the oom_kill_process programs then only note the
- * OOM's context (constraint, domain, totalpages) for it, because oom_kill_process runs once per OOM while
- * mark_victim runs for every victim, the other members of a memory.oom.group kill included. */
+ * OOM's context (constraint, domain, totalpages, chosen victim) for it, because mark_victim records the
+ * chosen victim too. */
 const volatile bool mark_victim_records = false;
 
 /* Read by the loader; updated atomically because kills on different memcgs may run concurrently. */
@@ -35,22 +39,30 @@ __u64 kills_seen = 0;
 __u64 ringbuf_drops = 0;
 /* Written by the loader after attaching: which hook a pinned program uses, for the next loader. */
 __u32 attached_hook = 0;
-/* Grouping state for the mark_victim hooks. Racy only between distinct OOMs, which never group anyway. */
+/* Written by the loader: the second program (group members or context) and what the pair cannot see. */
+__u32 attached_second_hook = 0;
+__u32 attached_gaps = 0;
+/* Grouping state for victims recorded without an OOM context. Racy only between distinct OOMs, which
+ * never group anyway. */
 __u32 last_trigger_tid = 0;
 __u64 last_mark_ns = 0;
 __u64 last_oom_id = 0;
+__u64 last_oom_victim_start_time_ns = 0;
+__u32 last_oom_victim_tgid = 0;
 /* Never written: the source of zeroes for each new record. */
 const struct oomkill_kill zeroed_kill = {};
 
-/* What oom_kill_process saw of one OOM, for the mark_victim program, keyed by the triggering thread
- * (mark_victim runs in its context, right after, for each victim). */
+/* What oom_kill_process saw of one OOM, for the programs that record its other victims (mark_victim, or
+ * oom_kill_memcg_member), keyed by the triggering thread: they run in its context, right after. */
 struct oom_context {
 	__u64 oom_id; /* the boot time oom_kill_process ran at */
+	__u64 chosen_start_time_ns;
 	__u64 domain_cgroup_id;
 	__u64 domain_limit_pages;
 	__u64 domain_usage_pages;
 	__u64 totalpages;
 	__s64 chosen_points;
+	__u32 chosen_tgid;
 	__u8 constraint;
 	__u8 domain_known;
 };
@@ -75,6 +87,7 @@ struct {
 #define SCRATCH_MASK 8191
 struct path_scratch {
 	char buf[SCRATCH_MASK + 1 + NAME_SLOT];
+	__u64 off;
 	__u32 depth;
 };
 struct {
@@ -144,14 +157,25 @@ static __always_inline __u64 nonnegative(__s64 v)
 	return v < 0 ? 0 : (__u64)v;
 }
 
+/* The process's start time: its thread group leader's, the same whichever thread a hook is passed. */
+static __always_inline __u64 process_start_time(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, group_leader, start_time);
+}
+
 static __always_inline void read_memory(struct oomkill_kill *e, struct task_struct *victim)
 {
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+	const unsigned char *exe_name;
 
 	if (!mm) {
 		e->flags |= OOMKILL_F_NO_MM;
 		return;
 	}
+	/* The executable's own name, which comm (15 bytes, settable by the process) is not. */
+	exe_name = BPF_CORE_READ(mm, exe_file, f_path.dentry, d_name.name);
+	if (exe_name)
+		bpf_probe_read_kernel_str(e->victim_exe_name, sizeof(e->victim_exe_name), exe_name);
 	e->total_vm_pages = BPF_CORE_READ(mm, total_vm);
 	e->file_rss_pages = nonnegative(rss_counter(mm, MM_FILEPAGES_IDX));
 	e->anon_rss_pages = nonnegative(rss_counter(mm, MM_ANONPAGES_IDX));
@@ -224,6 +248,13 @@ static __always_inline void read_cgroup_path(struct oomkill_kill *e, struct kern
 		if ((__u32)i >= depth)
 			continue;
 		name = BPF_CORE_READ(chain[i], name);
+		/* Through memory, off is any value to the verifier at each component, so the states of every
+		 * way through the components before (each name's length) are one state, walked once: tracking
+		 * its exact bounds instead made the verifier walk up to 2^24 paths, near its million-instruction
+		 * limit and 0.4 s per load. The mask keeps it inside the buffer; it never cuts a real offset,
+		 * which stays below DEPTH * NAME_SLOT. */
+		s->off = off;
+		off = *(volatile __u64 *)&s->off;
 		off &= SCRATCH_MASK;
 		s->buf[off] = '/';
 		off = (off + 1) & SCRATCH_MASK;
@@ -254,12 +285,15 @@ static __always_inline void read_domain(struct oomkill_kill *e, struct mem_cgrou
 	e->flags |= OOMKILL_F_DOMAIN_KNOWN;
 }
 
-/* What struct oom_control says of this OOM, as one record or as a context for mark_victim. */
+/* What struct oom_control says of this OOM, for its chosen victim's record and its other victims'. */
 static __always_inline void read_oom_control(struct oom_context *c, struct oom_control *oc, __u64 now)
 {
 	struct mem_cgroup *domain = BPF_CORE_READ(oc, memcg);
+	struct task_struct *chosen = BPF_CORE_READ(oc, chosen);
 
 	c->oom_id = now;
+	c->chosen_tgid = BPF_CORE_READ(chosen, tgid);
+	c->chosen_start_time_ns = process_start_time(chosen);
 	c->constraint = BPF_CORE_READ(oc, constraint) + 1;
 	c->totalpages = BPF_CORE_READ(oc, totalpages);
 	c->chosen_points = BPF_CORE_READ(oc, chosen_points);
@@ -274,6 +308,8 @@ static __always_inline void read_oom_control(struct oom_context *c, struct oom_c
 static __always_inline void apply_context(struct oomkill_kill *e, const struct oom_context *c)
 {
 	e->oom_id = c->oom_id;
+	e->oom_victim_tgid = c->chosen_tgid;
+	e->oom_victim_start_time_ns = c->chosen_start_time_ns;
 	e->constraint = c->constraint;
 	e->totalpages = c->totalpages;
 	e->chosen_points = c->chosen_points;
@@ -310,22 +346,37 @@ static __always_inline void infer_domain(struct oomkill_kill *e, struct mem_cgro
 	}
 }
 
-static __always_inline __u64 group_oom_id(struct oomkill_kill *e)
+/* Without a context: victims marked back to back by one trigger are one OOM, whose first names it. */
+static __always_inline void group_oom(struct oomkill_kill *e)
 {
-	__u64 id = last_oom_id;
-
 	e->flags |= OOMKILL_F_OOM_ID_INFERRED;
 	/* An OOM id is the boot time of its first victim: unique in this boot, and it survives loader
 	 * restarts, which a counter in .bss would not. */
-	if (!(e->trigger_tid == last_trigger_tid && e->boottime_ns - last_mark_ns < group_window_ns && id))
-		id = e->boottime_ns;
+	if (!(e->trigger_tid == last_trigger_tid && e->boottime_ns - last_mark_ns < group_window_ns && last_oom_id)) {
+		last_oom_id = e->boottime_ns;
+		last_oom_victim_tgid = e->victim_tgid;
+		last_oom_victim_start_time_ns = e->victim_start_time_ns;
+	}
 	last_trigger_tid = e->trigger_tid;
 	last_mark_ns = e->boottime_ns;
-	last_oom_id = id;
-	return id;
+	e->oom_id = last_oom_id;
+	e->oom_victim_tgid = last_oom_victim_tgid;
+	e->oom_victim_start_time_ns = last_oom_victim_start_time_ns;
 }
 
-static __always_inline int record_kill(struct task_struct *victim, struct oom_control *oc, __u8 hook)
+/* The context oom_kill_process noted for this trigger, if one is attached and it is this OOM's. */
+static __always_inline struct oom_context *current_context(__u64 now)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct oom_context *c = bpf_map_lookup_elem(&oom_contexts, &tid);
+
+	return c && now - c->oom_id < CONTEXT_MAX_AGE_NS ? c : 0;
+}
+
+/* Records one victim. `c`: the OOM's context (oom_kill_process passes it); else the one noted for this
+ * trigger, if any, is looked up last, so that no pointer stays live across the path walk (the verifier
+ * would walk it twice). */
+static __always_inline int record_kill(struct task_struct *victim, const struct oom_context *c, __u8 hook, __u16 flags)
 {
 	struct task_struct *current_task = (struct task_struct *)bpf_get_current_task();
 	struct mem_cgroup *memcg;
@@ -345,8 +396,10 @@ static __always_inline int record_kill(struct task_struct *victim, struct oom_co
 
 	e->boottime_ns = bpf_ktime_get_boot_ns();
 	e->hook = hook;
+	e->flags = flags;
 	e->victim_tgid = BPF_CORE_READ(victim, tgid);
 	e->victim_tid = BPF_CORE_READ(victim, pid);
+	e->victim_start_time_ns = process_start_time(victim);
 	e->victim_uid = BPF_CORE_READ(victim, cred, uid.val);
 	e->oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
@@ -369,40 +422,47 @@ static __always_inline int record_kill(struct task_struct *victim, struct oom_co
 	e->victim_memcg_usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
 	read_cgroup_path(e, BPF_CORE_READ(cgrp, kn));
 
-	if (oc) {
-		struct oom_context c = {};
-
-		read_oom_control(&c, oc, e->boottime_ns);
-		apply_context(e, &c);
+	if (!c)
+		c = current_context(e->boottime_ns);
+	if (c) {
+		apply_context(e, c);
 	} else {
-		/* mark_victim: the context oom_kill_process noted for this trigger, if one is attached. */
-		__u32 tid = e->trigger_tid;
-		struct oom_context *c = bpf_map_lookup_elem(&oom_contexts, &tid);
-
-		if (c && e->boottime_ns - c->oom_id < CONTEXT_MAX_AGE_NS) {
-			apply_context(e, c);
-		} else {
-			e->oom_id = group_oom_id(e);
-			infer_domain(e, memcg);
-		}
+		group_oom(e);
+		infer_domain(e, memcg);
 	}
 
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
-/* With a mark_victim program attached, note the OOM's context for it; else record the chosen victim. */
+/* Notes the OOM's context for the programs that record its other victims; records the chosen victim
+ * unless a mark_victim program does. */
 static __always_inline int on_oom_kill_process(struct oom_control *oc, __u8 hook)
 {
-	if (mark_victim_records) {
-		struct oom_context c = {};
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct oom_context c = {};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-		read_oom_control(&c, oc, bpf_ktime_get_boot_ns());
-		bpf_map_update_elem(&oom_contexts, &tid, &c, BPF_ANY);
+	read_oom_control(&c, oc, bpf_ktime_get_boot_ns());
+	bpf_map_update_elem(&oom_contexts, &tid, &c, BPF_ANY);
+	if (mark_victim_records)
 		return 0;
-	}
-	return record_kill(BPF_CORE_READ(oc, chosen), oc, hook);
+	return record_kill(BPF_CORE_READ(oc, chosen), &c, hook, 0);
+}
+
+#define OOM_SCORE_ADJ_MIN (-1000)
+
+/* A member of a memory.oom.group kill, as the kernel's oom_kill_memcg_member sees it: recorded only when
+ * the kernel kills it. Its own conditions are replicated (OOM_SCORE_ADJ_MIN, global init), and so is
+ * __oom_kill_process's: a process whose mm is gone is exiting already and is neither killed nor counted.
+ * (The kernel looks for an mm in every thread; a process whose leader exited before its threads is
+ * skipped here and, if the kernel did kill it, reported missed by reconciliation rather than invented.)
+ * The chosen victim comes through again and is recorded again: user space knows it by its event id. */
+static __always_inline int on_oom_kill_memcg_member(struct task_struct *task, __u8 hook)
+{
+	if (BPF_CORE_READ(task, signal, oom_score_adj) == OOM_SCORE_ADJ_MIN || BPF_CORE_READ(task, tgid) == 1 ||
+	    !BPF_CORE_READ(task, mm))
+		return 0;
+	return record_kill(task, 0, hook, OOMKILL_F_GROUP_MEMBER);
 }
 
 SEC("fentry/oom_kill_process")
@@ -417,14 +477,26 @@ int BPF_KPROBE(kprobe_oom_kill_process, struct oom_control *oc)
 	return on_oom_kill_process(oc, OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS);
 }
 
+SEC("fentry/oom_kill_memcg_member")
+int BPF_PROG(fentry_oom_kill_memcg_member, struct task_struct *task, void *message)
+{
+	return on_oom_kill_memcg_member(task, OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER);
+}
+
+SEC("kprobe/oom_kill_memcg_member")
+int BPF_KPROBE(kprobe_oom_kill_memcg_member, struct task_struct *task)
+{
+	return on_oom_kill_memcg_member(task, OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER);
+}
+
 SEC("tp_btf/mark_victim")
 int BPF_PROG(tp_btf_mark_victim, struct task_struct *task, uid_t uid)
 {
-	return record_kill(task, 0, OOMKILL_HOOK_TP_BTF_MARK_VICTIM);
+	return record_kill(task, 0, OOMKILL_HOOK_TP_BTF_MARK_VICTIM, 0);
 }
 
 SEC("raw_tp/mark_victim")
 int BPF_PROG(raw_tp_mark_victim, struct task_struct *task, uid_t uid)
 {
-	return record_kill(task, 0, OOMKILL_HOOK_RAW_TP_MARK_VICTIM);
+	return record_kill(task, 0, OOMKILL_HOOK_RAW_TP_MARK_VICTIM, 0);
 }

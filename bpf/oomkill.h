@@ -12,9 +12,11 @@
 #define OOMKILL_H
 
 #define OOMKILL_MAGIC 0x4b4d4f4fu /* "OOMK" as little-endian bytes */
-#define OOMKILL_LAYOUT_VERSION 1
+#define OOMKILL_LAYOUT_VERSION 2
 
 #define OOMKILL_COMM_LEN 16
+/* NAME_MAX + 1: an executable's basename is never cut. */
+#define OOMKILL_EXE_NAME_LEN 256
 /* Deep enough for every Kubernetes layout (the longest seen, systemd driver nested in a kind node, is
  * about 300 bytes); a longer path is cut and flagged OOMKILL_F_PATH_TRUNCATED. */
 #define OOMKILL_CGROUP_PATH_MAX 1024
@@ -23,18 +25,32 @@
 #define OOMKILL_KERNEL_RELEASE_LEN 72
 
 enum oomkill_frame_type {
-	OOMKILL_FRAME_HELLO = 1, /* once, first: which hook is attached, and clocks */
+	OOMKILL_FRAME_HELLO = 1, /* once, first: which hooks are attached, what they miss, and clocks */
 	OOMKILL_FRAME_KILL = 2,	 /* one per OOM-killed process */
 	OOMKILL_FRAME_STATS = 3, /* periodically: kernel-side counters, and clocks */
 };
 
-/* How the kernel program is attached; the loader tries them in this order. */
+/* Where a program is attached. oom_kill_process runs once per OOM for its chosen victim; the kernel calls
+ * oom_kill_memcg_member for each task of a memory.oom.group kill (the chosen victim again included). */
 enum oomkill_hook {
 	OOMKILL_HOOK_NONE = 0,
 	OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS = 1,
 	OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS = 2,
 	OOMKILL_HOOK_TP_BTF_MARK_VICTIM = 3,
 	OOMKILL_HOOK_RAW_TP_MARK_VICTIM = 4,
+	OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER = 5,
+	OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER = 6,
+};
+
+/* What the attached hooks cannot see on this kernel (HELLO frame): each is a degradation people are told of. */
+enum oomkill_gaps {
+	/* No hook sees the other members of a memory.oom.group kill: reconciliation counts them as missed. */
+	OOMKILL_GAP_GROUP_MEMBERS = 1 << 0,
+	/* The kernel kills and counts a group kill's chosen victim twice; no hook sees the second time, so
+	 * reconciliation reports one kill missed per group kill. */
+	OOMKILL_GAP_GROUP_RECOUNT = 1 << 1,
+	/* No hook sees struct oom_control: constraint and domain are inferred, an OOM's victims grouped by time. */
+	OOMKILL_GAP_OOM_CONTROL = 1 << 2,
 };
 
 /* Mirrors the kernel's enum oom_constraint, shifted by one so that 0 means "not known". */
@@ -54,6 +70,7 @@ enum oomkill_flags {
 	OOMKILL_F_CGROUP_V2 = 1 << 4,		/* the memory controller is on the unified (v2) hierarchy */
 	OOMKILL_F_DOMAIN_KNOWN = 1 << 5,	/* domain_* fields describe the memcg whose limit was hit */
 	OOMKILL_F_NO_MM = 1 << 6,		/* the victim had no mm any more: memory figures are zero */
+	OOMKILL_F_GROUP_MEMBER = 1 << 7,	/* killed as a member of a memory.oom.group kill */
 };
 
 struct oomkill_frame_header {
@@ -67,8 +84,10 @@ struct oomkill_frame_header {
 struct oomkill_hello {
 	__u64 realtime_ns; /* CLOCK_REALTIME and CLOCK_BOOTTIME read back to back: converts kill times */
 	__u64 boottime_ns;
-	__u32 hook;	   /* enum oomkill_hook */
+	__u32 hook;	   /* enum oomkill_hook: the program that records chosen victims */
 	__u32 page_size;   /* the kernel's page size: *_pages fields are in these units */
+	__u32 second_hook; /* enum oomkill_hook: group members, or each OOM's context for mark_victim; 0: none */
+	__u32 gaps;	   /* enum oomkill_gaps */
 	char kernel_release[OOMKILL_KERNEL_RELEASE_LEN];
 };
 
@@ -97,6 +116,10 @@ struct oomkill_kill {
 	__u64 pgtables_bytes;
 	__u64 totalpages;	    /* oom_control.totalpages; 0 where the hook cannot see it */
 	__s64 chosen_points;	    /* oom_control.chosen_points; 0 where the hook cannot see it */
+	/* task->start_time (ns since boot): with the boot ID and tgid, the victim's identity on every observer. */
+	__u64 victim_start_time_ns;
+	/* The OOM's first (chosen) victim's start time and tgid: the identity its group kill shares. */
+	__u64 oom_victim_start_time_ns;
 	__u32 victim_tgid;
 	__u32 victim_tid;
 	__u32 victim_ns_tgid;	    /* the victim's pid inside its own PID namespace */
@@ -104,20 +127,24 @@ struct oomkill_kill {
 	__u32 trigger_tgid;
 	__u32 trigger_tid;
 	__s32 oom_score_adj;
+	__u32 oom_victim_tgid;
 	__u16 cgroup_path_len;	    /* bytes of cgroup_path in use; no NUL is counted */
 	__u16 flags;		    /* enum oomkill_flags */
 	__u8 constraint;	    /* enum oomkill_constraint */
 	__u8 hook;		    /* enum oomkill_hook */
-	__u8 reserved[6];
+	__u8 reserved[2];
 	char victim_comm[OOMKILL_COMM_LEN];
 	char trigger_comm[OOMKILL_COMM_LEN];
+	/* Basename of the victim's executable (mm->exe_file), NUL-padded; empty without an mm. */
+	char victim_exe_name[OOMKILL_EXE_NAME_LEN];
 	char cgroup_path[OOMKILL_CGROUP_PATH_MAX]; /* "/a/b/c" from the hierarchy's root, NUL-padded */
 };
 
 /* The decoder checks these sizes; keep them in step with src/event.ts. */
 #define OOMKILL_FRAME_HEADER_SIZE 16
-#define OOMKILL_HELLO_SIZE 96
+#define OOMKILL_HELLO_SIZE 104
 #define OOMKILL_STATS_SIZE 32
-#define OOMKILL_KILL_SIZE (17 * 8 + 7 * 4 + 2 * 2 + 2 + 6 + 2 * OOMKILL_COMM_LEN + OOMKILL_CGROUP_PATH_MAX)
+#define OOMKILL_KILL_SIZE                                                                                            \
+	(19 * 8 + 8 * 4 + 2 * 2 + 2 + 2 + 2 * OOMKILL_COMM_LEN + OOMKILL_EXE_NAME_LEN + OOMKILL_CGROUP_PATH_MAX)
 
 #endif /* OOMKILL_H */

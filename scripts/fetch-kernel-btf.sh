@@ -1,8 +1,10 @@
 #!/bin/sh
 # Fetches the BTF of kernels this machine does not run, so the CO-RE test can relocate the BPF object
 # against them: Debian's newest 6.1 and 6.12 cloud kernels (their kernfs_node still has `parent`, which
-# 6.15 renamed `__parent`; 6.1 keeps the RSS counters in struct mm_rss_stat), plus a copy of this machine's
-# own BTF named after its release (e.g. 6.18.btf).
+# 6.15 renamed `__parent`; 6.1 keeps the RSS counters in struct mm_rss_stat), Debian's newest 5.10 (from
+# bullseye, which this machine's apt sources do not carry: the kernel tier's cache, filled by
+# scripts/kernel-tier/fetch-kernels.sh, is where it comes from), plus a copy of this machine's own BTF
+# named after its release (e.g. 6.18.btf).
 #
 # Each Debian package holds a bzImage: the vmlinux inside is a compressed stream (LZ4 for 6.1, zstd for
 # 6.12) found by its magic bytes; its .BTF section is written out as raw BTF, which libbpf's
@@ -77,10 +79,26 @@ struct_members() {
 			inside { gsub("\047", "", $1); print $1 }'
 }
 
-fetch_debian() { # $1: release (6.1, 6.12), $2: package name pattern
+# Writes the .BTF of the kernel in bzImage $2 to $OUT/$1.btf, checking it is the era the test expects.
+extract_btf() { # $1: release, $2: bzImage, $3: where it came from
 	target="$OUT/$1.btf"
-	if [ -s "$target" ]; then
-		say "$1: $target exists"
+	decompress_kernel "$2" "$WORK/vmlinux" || die "$1: no LZ4, xz, zstd or gzip stream in $2 decompresses to an ELF"
+	objcopy -O binary --only-section=.BTF "$WORK/vmlinux" "$WORK/$1.btf" 2>/dev/null || true
+	# BTF starts with the magic 0xeB9F, little-endian here.
+	[ "$(head -c 2 "$WORK/$1.btf" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 9feb ] ||
+		die "$1: the kernel in $3 has no .BTF section (built without CONFIG_DEBUG_INFO_BTF?)"
+	members=$(struct_members "$WORK/$1.btf" kernfs_node)
+	[ -n "$members" ] || die "$1: bpftool finds no struct kernfs_node in the BTF of $3"
+	# These kernels are here for their `parent`: the test proves the object picks that flavour.
+	echo "$members" | grep -qx parent || die "$1: kernfs_node in $3 has no member 'parent' (members: $(echo "$members" | tr "\n" " "))"
+	chmod 644 "$WORK/$1.btf" && mv "$WORK/$1.btf" "$target"
+	rm -f "$WORK/vmlinux"
+	say "$1: wrote $target ($(wc -c <"$target") bytes, kernfs_node.parent present)"
+}
+
+fetch_debian() { # $1: release (6.1, 6.12), $2: package name pattern
+	if [ -s "$OUT/$1.btf" ]; then
+		say "$1: $OUT/$1.btf exists"
 		return
 	fi
 	package=$(download "$2")
@@ -88,23 +106,28 @@ fetch_debian() { # $1: release (6.1, 6.12), $2: package name pattern
 	rm -rf "$WORK/root" && mkdir "$WORK/root"
 	dpkg-deb --fsys-tarfile "$WORK/${package}"_*.deb | tar -x -C "$WORK/root" --wildcards './boot/vmlinuz-*' ||
 		die "$1: no /boot/vmlinuz-* in $package"
-	vmlinuz=$(ls "$WORK"/root/boot/vmlinuz-* | head -1)
-	decompress_kernel "$vmlinuz" "$WORK/vmlinux" || die "$1: no LZ4, xz, zstd or gzip stream in $vmlinuz decompresses to an ELF"
-	objcopy -O binary --only-section=.BTF "$WORK/vmlinux" "$WORK/$1.btf" 2>/dev/null || true
-	# BTF starts with the magic 0xeB9F, little-endian here.
-	[ "$(head -c 2 "$WORK/$1.btf" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 9feb ] ||
-		die "$1: the kernel in $package has no .BTF section (built without CONFIG_DEBUG_INFO_BTF?)"
-	members=$(struct_members "$WORK/$1.btf" kernfs_node)
-	[ -n "$members" ] || die "$1: bpftool finds no struct kernfs_node in the BTF of $package"
-	# These kernels are here for their `parent`: the test proves the object picks that flavour.
-	echo "$members" | grep -qx parent || die "$1: kernfs_node in $package has no member 'parent' (members: $(echo "$members" | tr "\n" " "))"
-	chmod 644 "$WORK/$1.btf" && mv "$WORK/$1.btf" "$target"
-	rm -rf "$WORK/root" "$WORK"/*.deb "$WORK/vmlinux"
-	say "$1: wrote $target ($(wc -c <"$target") bytes, kernfs_node.parent present)"
+	extract_btf "$1" "$(ls "$WORK"/root/boot/vmlinuz-* | head -1)" "$package"
+	rm -rf "$WORK/root" "$WORK"/*.deb
+}
+
+# A kernel of a Debian release this machine's apt does not carry, from the kernel tier's cache.
+fetch_from_tier() { # $1: series (5.10)
+	if [ -s "$OUT/$1.btf" ]; then
+		say "$1: $OUT/$1.btf exists"
+		return
+	fi
+	vmlinuz="${OOMKILL_KERNEL_TIER_CACHE:-/var/cache/oomkill-kernel-tier}/kernels/$1/vmlinuz"
+	tier_fetch="$(dirname "$0")/kernel-tier/fetch-kernels.sh"
+	if [ ! -s "$vmlinuz" ] && [ -x "$tier_fetch" ]; then
+		"$tier_fetch" "$1" || die "$1: $tier_fetch $1 failed"
+	fi
+	[ -s "$vmlinuz" ] || die "$1: no kernel at $vmlinuz (scripts/kernel-tier/fetch-kernels.sh $1 fetches it)"
+	extract_btf "$1" "$vmlinuz" "$(cat "$(dirname "$vmlinuz")/version" 2>/dev/null || echo "$vmlinuz")"
 }
 
 fetch_debian 6.1 '^linux-image-6\.1\.0-[0-9]+-cloud-amd64(-unsigned)?$'
 fetch_debian 6.12 '^linux-image-6\.12\.[0-9]+\+deb[0-9]+-cloud-amd64(-unsigned)?$'
+fetch_from_tier 5.10
 
 release=$(uname -r | cut -d. -f1,2)
 case $release in

@@ -1,8 +1,16 @@
 // The OOM kill event every source produces: one type and one export path for the bpf, kmsg and
 // cgroup sources. The bpf source's binary frames are decoded in src/sources/bpf-frames.ts.
 
-/** Indexed by bpf/oomkill.h enum oomkill_hook. */
-export const HOOKS = ['none', 'fentry/oom_kill_process', 'kprobe/oom_kill_process', 'tp_btf/mark_victim', 'raw_tp/mark_victim'] as const;
+/** Indexed by bpf/oomkill.h enum oomkill_hook: where the program that recorded a kill is attached. */
+export const HOOKS = [
+  'none',
+  'fentry/oom_kill_process',
+  'kprobe/oom_kill_process',
+  'tp_btf/mark_victim',
+  'raw_tp/mark_victim',
+  'fentry/oom_kill_memcg_member',
+  'kprobe/oom_kill_memcg_member',
+] as const;
 export type Hook = (typeof HOOKS)[number];
 
 /** Indexed by bpf/oomkill.h enum oomkill_constraint (the kernel's enum oom_constraint plus one). */
@@ -28,13 +36,19 @@ export interface ProcessName {
  */
 export interface OomKill {
   source: SourceName;
-  /** Stable across retries and restarts, so that a backend can de-duplicate. */
+  /**
+   * Stable across retries and restarts, so that a backend can de-duplicate. From the bpf source, the same
+   * from every observer of the kill: derived from the boot ID, the victim's tgid and its start time.
+   */
   eventId: string;
   /** Wall-clock time of the kill, from the kernel's own timestamp. */
   timeUnixNano: bigint;
   /** When this process read it. */
   observedUnixNano: bigint;
-  /** Shared by every victim of one OOM invocation: a group kill is one OOM with N victims. */
+  /**
+   * Shared by every victim of one OOM invocation: a group kill is one OOM with N victims. From the bpf
+   * source, the eventId of the OOM's first (chosen) victim.
+   */
   oomId?: string;
   hook?: Hook;
   constraint: Constraint;
@@ -48,8 +62,14 @@ export interface OomKill {
     /** PID 1 of its PID namespace: only such a kill shows as `OOMKilled` in Kubernetes. */
     isNamespaceInit?: boolean;
     comm?: ProcessName;
+    /** The basename of the victim's executable (mm->exe_file), read in the kernel; comm is not it. */
+    executableName?: ProcessName;
+    /** task->start_time of the victim process, in ns since boot: with the boot ID and pid, its identity. */
+    startTimeNs?: bigint;
     uid?: number;
     oomScoreAdj?: number;
+    /** Killed as a member of a memory.oom.group kill (the OOM's chosen victim is not flagged). */
+    groupMember?: boolean;
   };
   memory: {
     totalVmBytes?: number;

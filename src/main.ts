@@ -105,6 +105,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       ...pipeline,
       onKill: (kill: OomKill) => (reconciler?.noteSeen(kill), pipeline.onKill(kill)),
       onLost: (lost: LostKills) => (reconciler?.noteLost(lost.count), pipeline.onLost(lost)),
+      // The kernel's second kill of a group kill's chosen victim: counted by the kernel, not exported again.
+      onRecounted: (kill: OomKill) => reconciler?.noteSeen(kill),
     };
     const started = await startFirstWorking(candidates, handlers, logger);
     source = started.source;

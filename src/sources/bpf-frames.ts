@@ -8,14 +8,17 @@ import { CONSTRAINTS, HOOKS, processNameFromBytes } from '../event.ts';
 import type { Constraint, Hook, ProcessName } from '../event.ts';
 
 export const FRAME_MAGIC = 0x4b4d4f4f; // "OOMK" as little-endian bytes
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const FRAME_HEADER_SIZE = 16;
 export const COMM_LEN = 16;
+export const EXE_NAME_LEN = 256;
 export const CGROUP_PATH_MAX = 1024;
 export const KERNEL_RELEASE_LEN = 72;
-export const HELLO_SIZE = 8 + 8 + 4 + 4 + KERNEL_RELEASE_LEN;
+export const HELLO_SIZE = 8 + 8 + 4 + 4 + 4 + 4 + KERNEL_RELEASE_LEN;
 export const STATS_SIZE = 4 * 8;
-export const KILL_SIZE = 17 * 8 + 7 * 4 + 2 * 2 + 2 + 6 + 2 * COMM_LEN + CGROUP_PATH_MAX;
+const KILL_U64S = 19;
+const KILL_U32S = 8;
+export const KILL_SIZE = KILL_U64S * 8 + KILL_U32S * 4 + 2 * 2 + 2 + 2 + 2 * COMM_LEN + EXE_NAME_LEN + CGROUP_PATH_MAX;
 /** No frame is larger; a header that claims more is corrupt, not a reason to allocate. */
 export const MAX_PAYLOAD = 64 * 1024;
 
@@ -35,14 +38,27 @@ export const KillFlag = {
   cgroupV2: 1 << 4,
   domainKnown: 1 << 5,
   noMm: 1 << 6,
+  groupMember: 1 << 7,
+} as const;
+
+/** enum oomkill_gaps: what the attached hooks cannot see on this kernel. */
+export const Gap = {
+  groupMembers: 1 << 0,
+  groupRecount: 1 << 1,
+  oomControl: 1 << 2,
 } as const;
 
 export interface HelloFrame {
   type: 'hello';
   realtimeNs: bigint;
   boottimeNs: bigint;
+  /** The program that records chosen victims (mark_victim: every victim). */
   hook: Hook;
   pageSize: number;
+  /** Group members (oom_kill_memcg_member) or, beside mark_victim, each OOM's context; 'none' without. */
+  secondHook: Hook;
+  /** enum oomkill_gaps */
+  gaps: number;
   kernelRelease: string;
 }
 
@@ -76,6 +92,11 @@ export interface KillFrame {
   pageTablesBytes: bigint;
   totalPages: bigint;
   chosenPoints: bigint;
+  /** task->start_time of the victim process (its thread group leader), ns since boot. */
+  victimStartTimeNs: bigint;
+  /** The OOM's first (chosen) victim: the identity every victim of a group kill shares. */
+  oomVictimStartTimeNs: bigint;
+  oomVictimTgid: number;
   victimTgid: number;
   victimTid: number;
   victimNamespaceTgid: number;
@@ -88,6 +109,8 @@ export interface KillFrame {
   hook: Hook;
   victimComm: ProcessName;
   triggerComm: ProcessName;
+  /** Empty without an mm (the victim was exiting). */
+  victimExeName: ProcessName;
   /** Decoded as UTF-8 (kernfs names are bytes; invalid sequences become U+FFFD). */
   cgroupPath: string;
 }
@@ -122,7 +145,9 @@ function decodeHello(p: Buffer): HelloFrame {
     boottimeNs: p.readBigUInt64LE(8),
     hook: enumName(HOOKS, p.readUInt32LE(16), 'hook'),
     pageSize: p.readUInt32LE(20),
-    kernelRelease: cstring(p.subarray(24, 24 + KERNEL_RELEASE_LEN)),
+    secondHook: enumName(HOOKS, p.readUInt32LE(24), 'hook'),
+    gaps: p.readUInt32LE(28),
+    kernelRelease: cstring(p.subarray(32, 32 + KERNEL_RELEASE_LEN)),
   };
 }
 
@@ -138,12 +163,13 @@ function decodeStats(p: Buffer): StatsFrame {
 
 function decodeKill(p: Buffer): KillFrame {
   const u64 = (index: number): bigint => p.readBigUInt64LE(index * 8);
-  const u32 = (index: number): number => p.readUInt32LE(17 * 8 + index * 4);
-  const tail = 17 * 8 + 7 * 4; // cgroup_path_len
+  const u32 = (index: number): number => p.readUInt32LE(KILL_U64S * 8 + index * 4);
+  const tail = KILL_U64S * 8 + KILL_U32S * 4; // cgroup_path_len
   const pathLength = p.readUInt16LE(tail);
   if (pathLength > CGROUP_PATH_MAX) throw new Error(`cgroup path length ${pathLength} exceeds ${CGROUP_PATH_MAX}`);
-  const comms = tail + 2 + 2 + 2 + 6;
-  const pathStart = comms + 2 * COMM_LEN;
+  const comms = tail + 2 + 2 + 2 + 2;
+  const exeName = comms + 2 * COMM_LEN;
+  const pathStart = exeName + EXE_NAME_LEN;
   return {
     type: 'kill',
     boottimeNs: u64(0),
@@ -163,18 +189,22 @@ function decodeKill(p: Buffer): KillFrame {
     pageTablesBytes: u64(14),
     totalPages: u64(15),
     chosenPoints: p.readBigInt64LE(16 * 8),
+    victimStartTimeNs: u64(17),
+    oomVictimStartTimeNs: u64(18),
     victimTgid: u32(0),
     victimTid: u32(1),
     victimNamespaceTgid: u32(2),
     victimUid: u32(3),
     triggerTgid: u32(4),
     triggerTid: u32(5),
-    oomScoreAdj: p.readInt32LE(17 * 8 + 6 * 4),
+    oomScoreAdj: p.readInt32LE(KILL_U64S * 8 + 6 * 4),
+    oomVictimTgid: u32(7),
     flags: p.readUInt16LE(tail + 2),
     constraint: enumName(CONSTRAINTS, p.readUInt8(tail + 4), 'constraint'),
     hook: enumName(HOOKS, p.readUInt8(tail + 5), 'hook'),
     victimComm: processNameFromBytes(p.subarray(comms, comms + COMM_LEN)),
-    triggerComm: processNameFromBytes(p.subarray(comms + COMM_LEN, pathStart)),
+    triggerComm: processNameFromBytes(p.subarray(comms + COMM_LEN, exeName)),
+    victimExeName: processNameFromBytes(p.subarray(exeName, pathStart)),
     cgroupPath: p.subarray(pathStart, pathStart + pathLength).toString('utf8'),
   };
 }

@@ -5,8 +5,10 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { LostKills, OomKill } from '../event.ts';
 import type { Logger } from '../log.ts';
-import { FrameDecoder, FrameError, KILL_SIZE, KillFlag } from './bpf-frames.ts';
+import { FrameDecoder, FrameError, Gap, KILL_SIZE, KillFlag } from './bpf-frames.ts';
 import type { Frame, HelloFrame, KillFrame } from './bpf-frames.ts';
+import { memoryCgroupVersion } from './cgroup-counters.ts';
+import { killEventId } from './event-id.ts';
 import { bootId, nowUnixNano } from './kernel-clock.ts';
 import type { Degradation, Source, SourceHandlers, SourceInfo } from './source.ts';
 
@@ -28,6 +30,8 @@ export interface BpfSourceOptions {
   pinDir?: string;
   /** How long the loader may take to load and attach before start() gives up (default 15 s). */
   startTimeoutMs?: number;
+  /** Whether memory.oom.group kills can happen here (the memory controller on cgroup v2); default: detected. */
+  groupKills?: boolean;
   /** Seam for tests: how the loader is started. */
   spawn?: typeof nodeSpawn;
 }
@@ -59,6 +63,41 @@ export function unpinnedDegradation(loaderLine: string): Degradation {
   };
 }
 
+/** The attached hooks as the heartbeat names them: `a+b`. */
+export const attachedHooks = (hello: HelloFrame): string => (hello.secondHook === 'none' ? hello.hook : `${hello.hook}+${hello.secondHook}`);
+
+const HOOK_FIX = 'run on a kernel where fentry (CONFIG_DEBUG_INFO_BTF) or kprobes (CONFIG_KPROBES) attach to '
+  + 'oom_kill_process and oom_kill_memcg_member, as Debian\'s 5.10 to 6.12 kernels allow; do not force --hook to exclude them';
+
+/**
+ * What the attached hooks miss that matters for counting, from the loader's gaps. Only where group kills
+ * can happen (memory.oom.group is cgroup v2's): elsewhere the group gaps lose nothing. (Without
+ * oom_control the constraint is inferred; every record says so, and no kill is lost or miscounted.)
+ */
+export function hookDegradations(hello: HelloFrame, groupKills: boolean): Degradation[] {
+  if (!groupKills) return [];
+  if (hello.gaps & Gap.groupMembers) {
+    return [{
+      reason: 'victim-only-hook',
+      lost: `${attachedHooks(hello)} sees only each OOM's chosen victim: the other members of a memory.oom.group kill `
+        + 'are not recorded, and reconciliation counts them as missed, without their process or memory details',
+      fix: HOOK_FIX,
+    }];
+  }
+  if (hello.gaps & Gap.groupRecount) {
+    return [{
+      reason: 'group-recount-unseen',
+      lost: 'the kernel kills and counts the chosen victim of a memory.oom.group kill twice; '
+        + `${attachedHooks(hello)} does not see the second time, so reconciliation reports one kill missed per group kill`,
+      fix: HOOK_FIX,
+    }];
+  }
+  return [];
+}
+
+/** How many recent kills are remembered to recognise one the kernel kills again (a group kill's chosen victim). */
+const RECENT_KILLS = 1024;
+
 /** A page counter at or above this is the kernel's "no limit" (PAGE_COUNTER_MAX). */
 const UNLIMITED_PAGES = 1n << 50n;
 
@@ -85,6 +124,7 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
       const stderrLines: string[] = [];
       let converter: KillConverter | undefined;
       let lastDrops = 0n;
+      const recentKills = new Set<string>();
       let hello: HelloFrame | undefined;
       let pinState: string | undefined;
       let started = false;
@@ -103,11 +143,15 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
           started = true;
           const unpinned = pinState?.startsWith('unpinned: ') === true;
           const pinned = options.pinDir !== undefined && !unpinned ? `, pinned at ${options.pinDir}` : '';
+          const degraded = [
+            ...hookDegradations(hello, options.groupKills ?? memoryCgroupVersion() === 'v2'),
+            ...(unpinned && pinState !== undefined ? [unpinnedDegradation(pinState)] : []),
+          ];
           resolve({
             name: 'bpf',
-            hook: hello.hook,
-            detail: `${hello.hook} on Linux ${hello.kernelRelease}${pinned}`,
-            ...(unpinned && pinState !== undefined && { degraded: [unpinnedDegradation(pinState)] }),
+            hook: attachedHooks(hello),
+            detail: `${attachedHooks(hello)} on Linux ${hello.kernelRelease}${pinned}`,
+            ...(degraded.length > 0 && { degraded }),
           });
         };
 
@@ -137,7 +181,18 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
                 handlers.onLost({ source: 'bpf', count: 1, reason: 'malformed-frame' });
                 return;
               }
-              handlers.onKill(converter.toOomKill(item));
+              {
+                const kill = converter.toOomKill(item);
+                // The kernel kills a group kill's chosen victim a second time, and counts it again: the same
+                // process, so the same event id. Reported once; reconciliation is told of the second count.
+                if (recentKills.has(kill.eventId)) {
+                  handlers.onRecounted?.(kill);
+                  return;
+                }
+                recentKills.add(kill.eventId);
+                if (recentKills.size > RECENT_KILLS) recentKills.delete(recentKills.values().next().value as string);
+                handlers.onKill(kill);
+              }
               return;
           }
         };
@@ -221,12 +276,14 @@ export class KillConverter {
     const memoryKnown = !has(KillFlag.noMm);
     const boot = bootId();
     const domainKnown = has(KillFlag.domainKnown);
+    const eventId = killEventId(boot, k.victimTgid, k.victimStartTimeNs);
     return {
       source: 'bpf',
-      eventId: `${boot}:bpf:${k.boottimeNs}:${k.victimTid}`,
+      eventId,
       timeUnixNano: k.boottimeNs + this.#realtimeMinusBoottime,
       observedUnixNano,
-      oomId: `${boot}:${k.oomId}`,
+      // Every victim of one OOM carries its first (chosen) victim's identity.
+      oomId: k.oomVictimTgid !== 0 ? killEventId(boot, k.oomVictimTgid, k.oomVictimStartTimeNs) : eventId,
       hook: k.hook,
       constraint: k.constraint,
       constraintInferred: has(KillFlag.constraintInferred),
@@ -236,8 +293,11 @@ export class KillConverter {
         namespacePid: k.victimNamespaceTgid,
         isNamespaceInit: has(KillFlag.namespaceInit),
         comm: k.victimComm,
+        ...(k.victimExeName.text !== '' && { executableName: k.victimExeName }),
+        startTimeNs: k.victimStartTimeNs,
         uid: k.victimUid,
         oomScoreAdj: k.oomScoreAdj,
+        ...(has(KillFlag.groupMember) && { groupMember: true }),
       },
       memory: memoryKnown
         ? {

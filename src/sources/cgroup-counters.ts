@@ -27,7 +27,7 @@ export class CgroupCounters {
   readonly #match: (path: string) => boolean;
 
   constructor(options: CgroupCounterOptions = {}) {
-    this.version = options.version ?? (existsSync('/sys/fs/cgroup/memory/memory.oom_control') ? 'v1' : 'v2');
+    this.version = options.version ?? memoryCgroupVersion();
     this.mountRoot = options.mountRoot ?? (this.version === 'v1' ? '/sys/fs/cgroup/memory' : '/sys/fs/cgroup');
     this.root = options.root ?? this.mountRoot;
     this.#match = options.match ?? ((path) => path.includes('kubepods'));
@@ -61,6 +61,11 @@ export class CgroupCounters {
     if (existsSync(join(dir, 'memory.events.local'))) return join(dir, 'memory.events.local');
     return isLeaf ? join(dir, 'memory.events') : undefined;
   }
+}
+
+/** Where the memory controller is: v1 has its own hierarchy; memory.oom.group (group kills) exists on v2 only. */
+export function memoryCgroupVersion(): 'v1' | 'v2' {
+  return existsSync('/sys/fs/cgroup/memory/memory.oom_control') ? 'v1' : 'v2';
 }
 
 /** The `oom_kill N` line of memory.oom_control, memory.events or /proc/vmstat; undefined without one. */

@@ -9,6 +9,12 @@ export interface SourceHandlers {
   onProblem(problem: Error): void;
   /** The source stopped on its own (the loader died): a supervisor may restart it. */
   onStopped?(reason: Error): void;
+  /**
+   * The kernel killed, and counted, a victim already reported: in a memory.oom.group kill it kills the
+   * chosen victim once more with the group. Not a new kill (nothing to export); reconciliation counts it,
+   * as the kernel's counters do.
+   */
+  onRecounted?(kill: OomKill): void;
 }
 
 /**

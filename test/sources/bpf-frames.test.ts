@@ -15,16 +15,20 @@ describe('FrameDecoder', () => {
   it('decodes hello, kill and stats frames field by field', () => {
     const out = decodeAll(
       Buffer.concat([
-        helloFrame({ hook: 4, release: '6.18.44' }),
-        killFrame({ victimTgid: 2506, victimTid: 2507, victimNamespaceTgid: 1, oomScoreAdj: -997, flags: 0b10, constraint: 4, cgroupPath: Buffer.from('/kubepods/pod1/abc') }),
+        helloFrame({ hook: 4, secondHook: 2, gaps: 0b10, release: '6.18.44' }),
+        killFrame({
+          victimTgid: 2506, victimTid: 2507, victimNamespaceTgid: 1, oomScoreAdj: -997, flags: 0b10, constraint: 4, cgroupPath: Buffer.from('/kubepods/pod1/abc'),
+          victimStartTimeNs: 987_654_321n, oomVictimStartTimeNs: 123_456_789n, oomVictimTgid: 2400, victimExeName: Buffer.from('java'), hook: 5,
+        }),
         statsFrame(7n, 2n),
       ]),
     );
     expect(errors(out)).toEqual([]);
-    expect(out[0]).toMatchObject({ type: 'hello', hook: 'raw_tp/mark_victim', kernelRelease: '6.18.44', pageSize: 4096 });
+    expect(out[0]).toMatchObject({ type: 'hello', hook: 'raw_tp/mark_victim', secondHook: 'kprobe/oom_kill_process', gaps: 2, kernelRelease: '6.18.44', pageSize: 4096 });
     expect(out[1]).toMatchObject({
       type: 'kill', victimTgid: 2506, victimTid: 2507, victimNamespaceTgid: 1, oomScoreAdj: -997, flags: 2,
-      constraint: 'memcg', hook: 'tp_btf/mark_victim', victimComm: { text: 'python3' }, cgroupPath: '/kubepods/pod1/abc',
+      constraint: 'memcg', hook: 'fentry/oom_kill_memcg_member', victimComm: { text: 'python3' }, cgroupPath: '/kubepods/pod1/abc',
+      victimStartTimeNs: 987_654_321n, oomVictimStartTimeNs: 123_456_789n, oomVictimTgid: 2400, victimExeName: { text: 'java' },
     });
     expect(out[2]).toMatchObject({ type: 'stats', killsSeen: 7n, ringbufDrops: 2n });
   });
@@ -52,8 +56,8 @@ describe('FrameDecoder', () => {
   });
 
   it('refuses a frame of another layout version and keeps decoding after it', () => {
-    const out = decodeAll(Buffer.concat([frame(FrameType.kill, killPayload(), { version: 2 }), killFrame({ victimTgid: 5 })]));
-    expect(errors(out).map((e) => e.message)).toEqual([expect.stringMatching(/layout version 2, this receiver reads 1/)]);
+    const out = decodeAll(Buffer.concat([frame(FrameType.kill, killPayload(), { version: 1 }), killFrame({ victimTgid: 5 })]));
+    expect(errors(out).map((e) => e.message)).toEqual([expect.stringMatching(/layout version 1, this receiver reads 2/)]);
     expect(kills(out).map((k) => k.victimTgid)).toEqual([5]);
   });
 
@@ -75,6 +79,19 @@ describe('FrameDecoder', () => {
     const out = decodeAll(Buffer.concat([killFrame({ cgroupPathLength: 5000 }), killFrame({ victimTgid: 10 })]));
     expect(errors(out).map((e) => e.message)).toEqual(['frame type 2: cgroup path length 5000 exceeds 1024']);
     expect(kills(out).map((k) => k.victimTgid)).toEqual([10]);
+  });
+
+  it('keeps an executable name of NAME_MAX bytes whole, and invalid UTF-8 in it as hex', () => {
+    const long = Buffer.alloc(255, 0x61);
+    const invalid = Buffer.from([0x6a, 0xff, 0x76, 0x61]);
+    const [first, second] = kills(decodeAll(killFrame({ victimExeName: long }), killFrame({ victimExeName: invalid })));
+    expect(first?.victimExeName.text).toBe('a'.repeat(255));
+    expect(second?.victimExeName).toEqual({ text: 'j\ufffdva', rawHex: '6aff7661' });
+  });
+
+  it('reports an unknown hook value in a hello frame instead of guessing', () => {
+    const out = decodeAll(helloFrame({ secondHook: 7 }));
+    expect(errors(out).map((e) => e.message)).toEqual(['frame type 1: unknown hook 7']);
   });
 
   it('reports an unknown constraint value instead of guessing', () => {

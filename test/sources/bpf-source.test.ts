@@ -9,6 +9,8 @@ import { silentLogger } from '../../src/log.ts';
 import { parseCgroupPath } from '../../src/enrichment/cgroup-path.ts';
 import { FrameType } from '../../src/sources/bpf-frames.ts';
 import { createBpfSource, unpinnedDegradation } from '../../src/sources/bpf-source.ts';
+import { killEventId } from '../../src/sources/event-id.ts';
+import { bootId } from '../../src/sources/kernel-clock.ts';
 import type { Source } from '../../src/sources/source.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
 import { frame, helloPayload } from '../support/frames.ts';
@@ -45,6 +47,7 @@ describeKernel('bpf source on this kernel', () => {
     const info = await source.start(handlers);
     expect(info.name).toBe('bpf');
     expect(info.detail).toMatch(/^(tp_btf|raw_tp)\/mark_victim on Linux \d+\.\d+/);
+    expect(info.hook).toMatch(/^(tp_btf|raw_tp)\/mark_victim$/);
   });
 
   for (const hook of ['tp_btf', 'raw_tp'] as const) {
@@ -52,6 +55,8 @@ describeKernel('bpf source on this kernel', () => {
       cgroup = await createScratchCgroup({ parentName: `oomkill-test-bpf-${process.pid}`, limitMiB: 48 });
       source = createBpfSource({ loaderPath: LOADER_PATH, hooks: hook }, silentLogger);
       await source.start(handlers);
+      // task->start_time is CLOCK_MONOTONIC, which process.hrtime reads too.
+      const beforeStart = process.hrtime.bigint();
       const hog = startHog(cgroup.dir);
       expect(await hog.exited).toBe('SIGKILL');
       await waitFor(() => kills.length === 1, 'the kill');
@@ -61,7 +66,8 @@ describeKernel('bpf source on this kernel', () => {
         hook: `${hook}/mark_victim`,
         constraint: 'memcg',
         constraintInferred: true,
-        victim: { pid: hog.pid, tid: hog.pid, comm: { text: HOG_NAME }, isNamespaceInit: false, uid: 0 },
+        // comm is the name the process gave itself; the executable is what it runs (tail /dev/zero).
+        victim: { pid: hog.pid, tid: hog.pid, comm: { text: HOG_NAME }, executableName: { text: 'tail' }, isNamespaceInit: false, uid: 0 },
         cgroup: { path: cgroup.path, pathTruncated: false, v2: cgroup.version === 'v2' },
         victimMemcg: { limitBytes: 48 * 1024 * 1024 },
         domain: { path: cgroup.path, limitBytes: 48 * 1024 * 1024 },
@@ -69,7 +75,11 @@ describeKernel('bpf source on this kernel', () => {
       // The victim held most of the limit in anonymous memory when it died.
       expect(kill?.memory.anonRssBytes).toBeGreaterThan(40 * 1024 * 1024);
       expect(kill?.memory.anonRssBytes).toBeLessThanOrEqual(48 * 1024 * 1024);
-      expect(kill?.eventId).toMatch(/:bpf:\d+:\d+$/);
+      const startTimeNs = kill?.victim.startTimeNs ?? 0n;
+      expect(startTimeNs).toBeGreaterThan(beforeStart);
+      expect(startTimeNs).toBeLessThan(process.hrtime.bigint());
+      expect(kill?.eventId).toBe(killEventId(bootId(), hog.pid, startTimeNs));
+      expect(kill?.oomId).toBe(kill?.eventId);
       // Kernel time of the kill, converted to wall time: it happened within the last few seconds.
       const ageMs = Number(BigInt(Date.now()) * 1_000_000n - (kill?.timeUnixNano ?? 0n)) / 1e6;
       expect(ageMs).toBeGreaterThanOrEqual(-50);
