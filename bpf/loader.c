@@ -65,7 +65,7 @@ static const char *const hook_names[] = {
 #define HOOK_ANY_LAST OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER
 
 struct options {
-	bool hooks[HOOK_LAST + 1];
+	bool hooks[HOOK_ANY_LAST + 1]; /* the programs allowed */
 	const char *btf_path; /* NULL: the running kernel's */
 	unsigned int ringbuf_kib;
 	unsigned int stats_interval_ms;
@@ -166,12 +166,13 @@ static void usage(FILE *out)
 		"usage: oomkill-loader [options]\n"
 		"  --hook LIST            hooks to allow, comma-separated, or 'auto' (default): fentry, kprobe\n"
 		"                         (oom_kill_process, with oom_kill_memcg_member for group kills),\n"
-		"                         tp_btf, raw_tp (mark_victim); the best this kernel allows is chosen\n"
+		"                         tp_btf, raw_tp (mark_victim), or one program by its full name\n"
+		"                         (fentry/oom_kill_process); the best this kernel allows is chosen\n"
 		"  --btf PATH             BTF to relocate against (default /sys/kernel/btf/vmlinux)\n"
 		"  --ringbuf-kib N        ring buffer size, a power of two >= 4 (default 256)\n"
 		"  --stats-interval-ms N  how often to write a STATS frame (default 1000)\n"
-		"  --group-window-us N    mark_victim hooks: victims marked this close together by one task\n"
-		"                         are one OOM (default 1000)\n"
+		"  --group-window-us N    mark_victim without oom_kill_process: victims marked this close\n"
+		"                         together by one task are one OOM (default 100000)\n"
 		"  --check                load (CO-RE relocation and verifier) without attaching, then exit\n"
 		"  --pin-dir DIR          keep the attached program and its ring buffer in this bpffs directory\n"
 		"                         after exit, and resume them at start: kills made while no receiver\n"
@@ -193,20 +194,21 @@ static bool parse_uint(const char *s, unsigned int *out)
 	return true;
 }
 
+/* A short name (fentry) allows each program of that type; a full one (fentry/oom_kill_process) that one. */
 static bool parse_hooks(char *list, bool *hooks)
 {
 	char *save, *name;
 
-	memset(hooks, 0, sizeof(bool) * (HOOK_LAST + 1));
+	memset(hooks, 0, sizeof(bool) * (HOOK_ANY_LAST + 1));
 	if (!strcmp(list, "auto")) {
-		for (int h = HOOK_FIRST; h <= HOOK_LAST; h++)
+		for (int h = HOOK_FIRST; h <= HOOK_ANY_LAST; h++)
 			hooks[h] = true;
 		return true;
 	}
 	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		bool found = false;
 
-		for (int h = HOOK_FIRST; h <= HOOK_LAST; h++) {
+		for (int h = HOOK_FIRST; h <= HOOK_ANY_LAST; h++) {
 			size_t len = strcspn(hook_names[h], "/");
 
 			if (!strcmp(name, hook_names[h]) || (strlen(name) == len && !strncmp(name, hook_names[h], len))) {
@@ -232,7 +234,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	char hooks_auto[] = "auto";
 	int c;
 
-	*o = (struct options){ .ringbuf_kib = 256, .stats_interval_ms = 1000, .group_window_us = 1000 };
+	*o = (struct options){ .ringbuf_kib = 256, .stats_interval_ms = 1000, .group_window_us = 100000 };
 	parse_hooks(hooks_auto, o->hooks);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -618,7 +620,7 @@ static int plan_hooks(const struct options *o, struct plan *plans, char *tried, 
 	for (int h = OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS; h <= OOMKILL_HOOK_KPROBE_OOM_KILL_PROCESS; h++) {
 		int member = member_hook_of(h);
 
-		if (!ok[h])
+		if (!ok[h] || !o->hooks[member])
 			continue;
 		if ((ok[member] = probe_hook(member, btf, o->check_only, why, sizeof(why))))
 			plans[n++] = (struct plan){ .victims = h, .second = member };

@@ -320,3 +320,42 @@ describeKernel('bpf source when the ring buffer is full', () => {
     }
   });
 });
+
+describeKernel('bpf source: one kill, one identity', () => {
+  const scratch = scratchCgroups('identity');
+
+  it('gives the same kill the same event id in two loaders watching this node at once, and a replay from the spool keeps it', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Spool } = await import('../../src/export/spool.ts');
+    const seen: [OomKill[], OomKill[]] = [[], []];
+    const sources = seen.map(() => createBpfSource({ loaderPath: LOADER_PATH }, silentLogger));
+    const cgroup = await scratch({ limitMiB: 48 });
+    const inCgroup = (k: OomKill): boolean => k.cgroup.path === cgroup.path;
+    try {
+      await Promise.all(sources.map((s, i) => s.start({ onKill: (k) => inCgroup(k) && seen[i]?.push(k), onLost: () => {}, onProblem: () => {} })));
+      const hogs = [startHog(cgroup.dir), startHog(cgroup.dir)];
+      for (const hog of hogs) await hog.exited;
+      await expect.poll(() => seen.map((kills) => kills.length)).toEqual([2, 2]);
+      const [first, second] = seen;
+      // Two programs, two ring buffers, two clocks read at slightly different moments: the same ids.
+      expect(second?.map((k) => k.eventId)).toEqual(first?.map((k) => k.eventId));
+      expect(second?.map((k) => k.oomId)).toEqual(first?.map((k) => k.oomId));
+      expect(new Set(first?.map((k) => k.eventId)).size).toBe(2);
+
+      const dir = mkdtempSync(join(tmpdir(), 'oomkill-identity-'));
+      try {
+        const spool = new Spool({ dir, logger: silentLogger });
+        for (const kill of first ?? []) spool.add({ kill, identity: { path: kill.cgroup.path ?? '', isKubernetes: false }, enrichment: { resource: {} } });
+        spool.close();
+        const replayed = new Spool({ dir, logger: silentLogger }).pending().map((e) => e.kill);
+        expect(replayed.map((k) => [k.eventId, k.oomId, k.victim.startTimeNs])).toEqual(first?.map((k) => [k.eventId, k.oomId, k.victim.startTimeNs]));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await Promise.all(sources.map((s) => s.stop()));
+    }
+  });
+});
