@@ -5,7 +5,8 @@
 //   From TypeScript:
 //     const pod = startDaemonSetPod({
 //       imageTree,   // the image's /app, built by scripts/build-image-tree.sh (buildImageTree() does it on a
-//                    // host; in a guest pass the host's build, read-only over 9p is fine)
+//                    // host; in a guest pass the host's build, read-only over 9p is fine). The checkout itself
+//                    // works too (after make -C bpf): its bin/oomkill-receiver runs src/ by type stripping
 //       workDir,     // writable, on a filesystem with extended attributes (ext4; tmpfs, e.g. a guest's /tmp):
 //                    // the loader's copy with its file capabilities, the containers' roots, emptyDirs
 //       hostPaths,   // where the manifest's host paths really are, by prefix, e.g. { '/sys/fs/bpf': scratch
@@ -69,6 +70,8 @@ export const DOCKERFILE_PATH = join(ROOT, 'Dockerfile');
 const RECEIVER_CONTAINER = 'receiver';
 /** What a runtime sets when the image sets no PATH (node's base image sets this one too). */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The tools' and the setup shell's environment (a guest's PATH may lack sbin); a container's own is set at its exec. */
+const SETUP_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 /** containerd's default capabilities, which `drop` and `add` start from. */
 const RUNTIME_DEFAULT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
 
@@ -292,7 +295,7 @@ export function prepareDaemonSetPod(options: DaemonSetPodOptions): PreparedPod {
   const loaderCopy = join(work, 'oomkill-loader');
   copyFileSync(join(options.imageTree, relative(image.treeDir, image.setcap.path)), loaderCopy);
   chmodSync(loaderCopy, 0o755);
-  execFileSync('setcap', [image.setcap.capabilities, loaderCopy]);
+  execFileSync('setcap', [image.setcap.capabilities, loaderCopy], { env: SETUP_ENV });
 
   const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name as string, v]));
   const sources = new Map<string, { source: string; kind: 'dir' | 'file' }>();
@@ -333,8 +336,6 @@ export function prepareDaemonSetPod(options: DaemonSetPodOptions): PreparedPod {
 
 /** unshare's arguments that run a container's script in a private mount namespace. */
 const inMountNamespace = (script: string): string[] => ['--mount', '--propagation', 'private', 'sh', '-c', script];
-/** The setup shell's own environment (the container's is set by `env -i` at its exec). */
-const SETUP_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
 /** Runs the init containers to completion; throws with the output of the first that fails. */
 function runInitContainers(prepared: PreparedPod): DaemonSetPod['initResults'] {
