@@ -14,7 +14,10 @@
 //       nodeName,    // what fieldRef spec.nodeName gives
 //       env,         // optional overrides of the receiver's env, e.g. OTEL_EXPORTER_OTLP_ENDPOINT
 //       args,        // optional receiver arguments appended to the manifest's
-//       appArmorProfile, // optional: a loaded profile both containers run under, as a runtime applies its default
+//       appArmorProfile, // optional: the loaded profile that stands for the runtime's default on this machine;
+//                        // each container then runs under what the manifest asks (appArmorProfile RuntimeDefault,
+//                        // or nothing, as Kubernetes applies the default where AppArmor is on: this profile;
+//                        // Localhost: its localhostProfile; Unconfined: none)
 //       manifest, dockerfile, // optional other files (default deploy/daemonset.yaml and Dockerfile)
 //     });
 //     pod.initResults   // each init container's exit code and output (startDaemonSetPod throws if one failed)
@@ -22,7 +25,7 @@
 //     pod.identity      // what was applied, for messages: user, groups, capabilities, no_new_privs, mounts
 //   From a shell (a guest's init script):
 //     node test/support/daemonset-identity.ts --image-tree DIR --work-dir DIR --node-name NAME \
-//       [--host-path /sys/fs/bpf=/x]... [--env NAME=VALUE]... [--apparmor-profile NAME] [--manifest FILE] \
+//       [--host-path /sys/fs/bpf=/x]... [--env NAME=VALUE]... [--apparmor-profile RUNTIME_DEFAULT] [--manifest FILE] \
 //       [-- RECEIVER_ARGS...]
 //     runs the init containers, then the receiver in the foreground (its stderr and stdout are this
 //     process's; SIGTERM and SIGINT are passed on); exits with the receiver's code, or 97 when an init
@@ -42,7 +45,8 @@
 //     Debian as node:24-bookworm-slim), this Node at /usr/local/bin/node, the image tree, proc, a small /dev,
 //     sysfs read-only, then the volumes (hostPath: a recursive bind, emptyDir: a fresh 0777 directory),
 //     read-only where the mount says so, the root itself read-only under readOnlyRootFilesystem.
-//   - Then, as runc does after setting up the mounts: the AppArmor profile for the next exec, the bounding
+//   - Then, as runc does after setting up the mounts: the AppArmor profile the manifest asks for (where the
+//     caller names the profile that is the runtime's default here) for the next exec, the bounding
 //     set, uid and gid with no supplementary groups, no inheritable or ambient capabilities (Kubernetes sets
 //     none: a non-root process keeps no capability across exec, only the loader's file capabilities give
 //     any), no_new_privs if asked, a clean environment, exec.
@@ -95,6 +99,8 @@ export interface ContainerIdentity {
   boundingSet: string[];
   noNewPrivs: boolean;
   readOnlyRoot: boolean;
+  /** The AppArmor profile it runs under; undefined: unconfined. */
+  appArmorProfile?: string;
   argv: string[];
   env: Record<string, string>;
   /** destination in the container -> source on this machine (or `emptyDir`), with `ro` where read-only */
@@ -104,7 +110,7 @@ export interface ContainerIdentity {
 export interface DaemonSetPod {
   initResults: Array<{ name: string; code: number | null; output: string }>;
   receiver: ReceiverProcess;
-  identity: { init: ContainerIdentity[]; receiver: ContainerIdentity; loaderCapabilities: string; appArmorProfile?: string };
+  identity: { init: ContainerIdentity[]; receiver: ContainerIdentity; loaderCapabilities: string };
 }
 
 type Obj = Record<string, any>;
@@ -189,7 +195,7 @@ function prepareHostPath(volume: Obj, real: string): void {
   if (!ok) throw new Error(`volume ${volume.name}: hostPath ${volume.hostPath.path} (here ${real}) is not a ${type}: the kubelet would refuse the pod`);
 }
 
-function containerIdentity(container: Obj, pod: Obj, image: ImageSpec, nodeName: string, overrides: Record<string, string>, extraArgs: string[]): ContainerIdentity {
+function containerIdentity(container: Obj, pod: Obj, image: ImageSpec, nodeName: string, overrides: Record<string, string>, extraArgs: string[], runtimeDefaultProfile: string | undefined): ContainerIdentity {
   const context = (container.securityContext ?? {}) as Obj;
   const podContext = (pod.securityContext ?? {}) as Obj;
   const runAsUser = (context.runAsUser ?? podContext.runAsUser) as number | undefined;
@@ -217,7 +223,12 @@ function containerIdentity(container: Obj, pod: Obj, image: ImageSpec, nodeName:
     else throw new Error(`${container.name}: env ${e.name} comes from something this launcher does not resolve`);
   }
   Object.assign(env, overrides);
+  const appArmor = (context.appArmorProfile ?? podContext.appArmorProfile ?? { type: 'RuntimeDefault' }) as Obj;
+  const appArmorProfile = appArmor.type === 'Unconfined' ? undefined
+    : appArmor.type === 'Localhost' ? String(appArmor.localhostProfile)
+    : runtimeDefaultProfile;
   return {
+    ...(appArmorProfile !== undefined && { appArmorProfile }),
     name: container.name,
     uid,
     gid,
@@ -232,7 +243,7 @@ function containerIdentity(container: Obj, pod: Obj, image: ImageSpec, nodeName:
 }
 
 /** The shell script that builds the container's root in the current (private) mount namespace and execs. */
-function containerScript(identity: ContainerIdentity, root: string, mounts: Array<{ source: string; destination: string; readOnly: boolean; kind: 'dir' | 'file' }>, image: ImageSpec, imageTree: string, loaderCopy: string, appArmorProfile: string | undefined): string {
+function containerScript(identity: ContainerIdentity, root: string, mounts: Array<{ source: string; destination: string; readOnly: boolean; kind: 'dir' | 'file' }>, image: ImageSpec, imageTree: string, loaderCopy: string): string {
   const R = shq(root);
   const lines = [
     'set -eu',
@@ -264,8 +275,8 @@ function containerScript(identity: ContainerIdentity, root: string, mounts: Arra
     `mkdir ${R}/.old-root && cd ${R} && pivot_root . .old-root && cd / && umount -l /.old-root && rmdir /.old-root`,
     ...(identity.readOnlyRoot ? ['mount -o remount,bind,ro /'] : []),
   );
-  if (appArmorProfile !== undefined) {
-    lines.push(`attr=/proc/self/attr/apparmor/exec; [ -e "$attr" ] || attr=/proc/self/attr/exec; printf 'exec %s' ${shq(appArmorProfile)} > "$attr"`);
+  if (identity.appArmorProfile !== undefined) {
+    lines.push(`attr=/proc/self/attr/apparmor/exec; [ -e "$attr" ] || attr=/proc/self/attr/exec; printf 'exec %s' ${shq(identity.appArmorProfile)} > "$attr"`);
   }
   const caps = identity.boundingSet.map((c) => `+${c.toLowerCase()}`).join(',');
   const setpriv = [
@@ -313,7 +324,7 @@ export function prepareDaemonSetPod(options: DaemonSetPodOptions): PreparedPod {
   }
 
   const prepare = (container: Obj, overrides: Record<string, string>, extraArgs: string[]): { identity: ContainerIdentity; script: string } => {
-    const identity = containerIdentity(container, pod, image, options.nodeName, overrides, extraArgs);
+    const identity = containerIdentity(container, pod, image, options.nodeName, overrides, extraArgs, options.appArmorProfile);
     const mounts = ((container.volumeMounts ?? []) as Obj[]).map((m) => {
       const source = sources.get(m.name);
       if (source === undefined) throw new Error(`${container.name}: volume ${m.name} is of a kind this launcher does not provide`);
@@ -322,7 +333,7 @@ export function prepareDaemonSetPod(options: DaemonSetPodOptions): PreparedPod {
     identity.mounts = mounts.map((m) => `${m.destination} <- ${m.source}${m.readOnly ? ' (ro)' : ''}`);
     const root = join(work, `root-${container.name}`);
     mkdirSync(root);
-    return { identity, script: containerScript(identity, root, mounts, image, options.imageTree, loaderCopy, options.appArmorProfile) };
+    return { identity, script: containerScript(identity, root, mounts, image, options.imageTree, loaderCopy) };
   };
 
   const receiver = ((pod.containers ?? []) as Obj[]).find((c) => c.name === RECEIVER_CONTAINER);
@@ -364,7 +375,6 @@ export function startDaemonSetPod(options: DaemonSetPodOptions): DaemonSetPod {
       init: prepared.init.map((c) => c.identity),
       receiver: prepared.receiver.identity,
       loaderCapabilities: prepared.loaderCapabilities,
-      ...(options.appArmorProfile !== undefined && { appArmorProfile: options.appArmorProfile }),
     },
   };
 }
@@ -411,7 +421,7 @@ function cli(argv: string[]): number {
     return 97;
   }
   const { identity, script } = prepared.receiver;
-  process.stderr.write(`daemonset-identity: ${identity.name} as uid ${identity.uid} gid ${identity.gid}, bounding set ${identity.boundingSet.join(',') || 'empty'}, no_new_privs ${identity.noNewPrivs}, loader ${prepared.loaderCapabilities}${options.appArmorProfile ? `, AppArmor ${options.appArmorProfile}` : ''}\n`);
+  process.stderr.write(`daemonset-identity: ${identity.name} as uid ${identity.uid} gid ${identity.gid}, bounding set ${identity.boundingSet.join(',') || 'empty'}, no_new_privs ${identity.noNewPrivs}, loader ${prepared.loaderCapabilities}, AppArmor ${identity.appArmorProfile ?? 'unconfined'}\n`);
   const child = spawn('unshare', inMountNamespace(script), { env: SETUP_ENV, stdio: 'inherit' });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
