@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Attr, Sem } from '../../src/attributes.ts';
+import { Attr, Metric, Sem } from '../../src/attributes.ts';
 import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import { buildImageTree, startDaemonSetPod } from '../support/daemonset-identity.ts';
 import type { DaemonSetPod } from '../support/daemonset-identity.ts';
 import { describeKernel, LOADER_PATH } from '../support/kernel.ts';
 import { startOtlpReceiver } from '../support/otlp-receiver.ts';
-import type { OtlpReceiver, ReceivedLogRecord } from '../support/otlp-receiver.ts';
+import type { OtlpReceiver, ReceivedDataPoint, ReceivedLogRecord } from '../support/otlp-receiver.ts';
 import { scratchCgroups } from '../support/scratch.ts';
 
 const BEFORE_THE_FIX = fileURLToPath(new URL('../testdata/daemonset-pins-under-sys-fs-bpf.yaml', import.meta.url));
@@ -77,13 +77,23 @@ describeKernel('the receiver as deploy/daemonset.yaml runs it, on a bpffs mounte
     expect(await hog.exited).toBe('SIGKILL');
     return hog.pid;
   };
+  /** The first heartbeat point matching `predicate`, from any receiver this test started. */
+  const heartbeat = async (predicate: (p: ReceivedDataPoint) => boolean): Promise<ReceivedDataPoint | undefined> => {
+    const deadline = Date.now() + 15_000;
+    let found: ReceivedDataPoint | undefined;
+    while ((found = collector.dataPoints(Metric.receiverUp).find(predicate)) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return found;
+  };
   const recordsFor = (path: string) => (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === path;
 
   it('runs as the manifest says, pins in the host\'s bpffs, is ready, and delivers a real kill from the BPF source', async () => {
     const bpfRoot = statSync(bpffs);
     expect((bpfRoot.mode & 0o777).toString(8)).toBe('700'); // as systemd mounts it
     const pod = await startPod();
-    await pod.receiver.waitForLine(/"source: bpf, \S+ on Linux [^"]*, pinned at \/run\/oomkill-receiver\/pins"/, 60_000);
+    const started = await pod.receiver.waitForLine(/"source: bpf, \S+ on Linux [^"]*, pinned at \/run\/oomkill-receiver\/pins"/, 60_000);
+    expect(JSON.parse(started)).toMatchObject({ level: 'info' }); // not degraded
+    const up = await heartbeat((p) => p.attributes[Attr.source] === 'bpf');
+    expect(up?.attributes).toMatchObject({ [Sem.k8sNodeName]: NODE_NAME, [Attr.degraded]: false, [Attr.degradedReason]: '' });
 
     // The identity: the manifest's user and bounding set, no capability in the Node process.
     const status = readFileSync(`/proc/${pod.receiver.child.pid}/status`, 'utf8');
@@ -129,7 +139,12 @@ describeKernel('the receiver as deploy/daemonset.yaml runs it, on a bpffs mounte
     const pod = await startPod(BEFORE_THE_FIX);
     const line = await pod.receiver.waitForLine(/"loader: unpinned: /, 60_000);
     expect(line).toContain('cannot pin in /sys/fs/bpf/oomkill (Permission denied): uid 65532 cannot search /sys/fs/bpf (mode 1700, owner 0:0)');
-    await pod.receiver.waitForLine(/"source: bpf, /);
+    // Loud: a warning with what is lost, why and the fix, and the heartbeat says `unpinned`.
+    const warning = JSON.parse(await pod.receiver.waitForLine(/"source: bpf, /)) as { level: string; msg: string; degraded: string[] };
+    expect(warning).toMatchObject({ level: 'warn', degraded: ['unpinned'] });
+    expect(warning.msg).toMatch(/degraded: unpinned: kills made while no receiver runs .*uid 65532 cannot search \/sys\/fs\/bpf .*; fix: give this user a bpffs directory/);
+    const up = await heartbeat((p) => p.attributes[Attr.degradedReason] === 'unpinned');
+    expect(up?.attributes).toMatchObject({ [Attr.source]: 'bpf', [Attr.degraded]: true });
     expect(existsSync(join(bpffs, 'oomkill', 'link'))).toBe(false);
     // Still the BPF source, unpinned: kills arrive while it runs.
     const cgroup = await scratch({ limitMiB: 48 });
