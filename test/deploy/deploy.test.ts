@@ -187,7 +187,12 @@ describe('deploy/ manifests', () => {
       // File capabilities are granted on exec only without no_new_privs.
       allowPrivilegeEscalation: true,
       capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE'] },
+      // SELinux (untested here): only spc_t may use bpf() under container-selinux.
+      seLinuxOptions: { type: 'spc_t' },
     });
+    // AppArmor: the runtime's default profile, asked for explicitly; nothing runs unconfined.
+    expect(pod.securityContext).toEqual({ appArmorProfile: { type: 'RuntimeDefault' } });
+    for (const c of [...pod.initContainers, ...pod.containers]) expect(c.securityContext.appArmorProfile, c.name).toBeUndefined();
     expect(pod.hostPID).toBeUndefined();
     expect(pod.hostNetwork).toBeUndefined();
     expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
@@ -201,11 +206,13 @@ describe('deploy/ manifests', () => {
 
   it('mount the host paths the receiver reads and the state it keeps, and no others', () => {
     const hostPaths = Object.fromEntries(pod.volumes.filter((v: Manifest) => v.hostPath).map((v: Manifest) => [v.name, v.hostPath.path]));
-    expect(Object.values(hostPaths).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue', '/var/lib/oomkill-receiver/state']);
+    expect(Object.values(hostPaths).sort()).toEqual(['/dev/kmsg', '/sys/fs/bpf/oomkill', '/sys/fs/cgroup', '/sys/kernel/btf', '/var/lib/oomkill-receiver/queue', '/var/lib/oomkill-receiver/state']);
     const mounts = Object.fromEntries(receiver.volumeMounts.map((m: Manifest) => [hostPaths[m.name] ?? m.name, { at: m.mountPath, readOnly: m.readOnly === true }]));
     expect(mounts).toEqual({
       '/sys/kernel/btf': { at: '/sys/kernel/btf', readOnly: true },
-      '/sys/fs/bpf': { at: '/sys/fs/bpf', readOnly: false }, // pins the program and ring buffer
+      // Pins the program and ring buffer: a directory of bpffs as the mount's root, so that uid 65532 need
+      // not search /sys/fs/bpf (mode 0700), and outside /sys/fs, where AppArmor's default denies writes.
+      '/sys/fs/bpf/oomkill': { at: '/run/oomkill-receiver/pins', readOnly: false },
       '/dev/kmsg': { at: '/dev/kmsg', readOnly: true },
       '/sys/fs/cgroup': { at: '/sys/fs/cgroup', readOnly: true },
       '/var/lib/oomkill-receiver/state': { at: '/var/lib/oomkill-receiver', readOnly: false },
@@ -219,7 +226,12 @@ describe('deploy/ manifests', () => {
     const mountOf = (c: Manifest, volume: string): string => c.volumeMounts.find((m: Manifest) => m.name === volume).mountPath;
     const owns = (uid: number, path: string): void => expect(script).toMatch(new RegExp(`chown ${uid}:${uid} [^&]*${path.replaceAll('/', '\\/')}(\\s|$)`));
     owns(receiver.securityContext.runAsUser, `${mountOf(init, 'state')}/spool`);
-    owns(receiver.securityContext.runAsUser, '/sys/fs/bpf/oomkill');
+    owns(receiver.securityContext.runAsUser, mountOf(init, 'pins'));
+    // Under AppArmor's runtime default nothing may be created or changed under /sys/fs (but cgroup).
+    for (const c of [...pod.initContainers, ...pod.containers]) {
+      for (const m of c.volumeMounts.filter((m: Manifest) => !m.readOnly)) expect(m.mountPath, `${c.name} ${m.name}`).not.toMatch(/^\/sys\//);
+    }
+    expect(init.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['CHOWN', 'FOWNER'] });
     owns(sidecar.securityContext.runAsUser, mountOf(init, 'queue'));
     expect(mountOf(sidecar, 'queue')).toBe(parse(read('otel-config/collector-sidecar.yaml')).extensions['file_storage/queue'].directory);
   });
@@ -231,7 +243,7 @@ describe('deploy/ manifests', () => {
     const config = loadConfig(receiver.args, { ...env, NODE_NAME: 'node-1', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' });
     expect(config).toMatchObject({ command: 'run', source: 'auto', nodeName: 'node-1', kubernetes: { enabled: true }, export: { mode: 'otlp' } });
     expect(config.export.spoolDir?.startsWith('/var/lib/oomkill-receiver/')).toBe(true);
-    expect(config.bpf.pinDir?.startsWith('/sys/fs/bpf/')).toBe(true);
+    expect(config.bpf.pinDir).toBe(receiver.volumeMounts.find((m: Manifest) => m.name === 'pins').mountPath);
     const port = receiver.ports.find((p: Manifest) => p.name === 'health').containerPort;
     expect(config.health?.port).toBe(port);
     expect(receiver.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
