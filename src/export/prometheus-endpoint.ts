@@ -6,7 +6,9 @@
 // specification's name translation, give `oomkill_kill_last_timestamp_seconds`), it fixes every
 // instrument's temporality to cumulative (the heartbeat needs delta, see selectTemporality), and a port it
 // cannot bind is only logged. Its serializer is used as is: `.` to `_`, `_total` for monotonic sums,
-// escaping, target_info and the otel_scope_* labels stay exactly the exporter's.
+// escaping, target_info and the otel_scope_* labels stay exactly the exporter's. The node's label needs no
+// withResourceConstantLabels: k8s.node.name is on every data point already (ReceiverMetrics), and copying
+// the resource's too would write the label twice, which Prometheus refuses.
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
