@@ -97,6 +97,12 @@ export function unitSuffix(unit: string, gauge: boolean): string {
   return word === '' ? per : `${word}_${per}`;
 }
 
+/** As the Collector's translator: no suffix for a name that already has it as one of its words. */
+function alreadySays(name: string, suffix: string): boolean {
+  const words = name.split(/[^A-Za-z0-9]+/);
+  return suffix.includes('_') ? words.join('_').endsWith(suffix) : words.includes(suffix);
+}
+
 function withUnitSuffixes(resourceMetrics: ResourceMetrics): ResourceMetrics {
   return {
     ...resourceMetrics,
@@ -106,7 +112,7 @@ function withUnitSuffixes(resourceMetrics: ResourceMetrics): ResourceMetrics {
         const gauge = metric.dataPointType === DataPointType.GAUGE || (metric.dataPointType === DataPointType.SUM && !metric.isMonotonic);
         const suffix = unitSuffix(metric.descriptor.unit, gauge);
         const name = metric.descriptor.name;
-        if (suffix === '' || name.endsWith(`_${suffix}`) || name.endsWith(`.${suffix}`)) return metric;
+        if (suffix === '' || alreadySays(name, suffix)) return metric;
         return { ...metric, descriptor: { ...metric.descriptor, name: `${name}_${suffix}` } };
       }),
     })),
