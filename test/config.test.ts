@@ -25,6 +25,32 @@ describe('loadConfig', () => {
     expect(loadConfig(['--console'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' }).export.mode).toBe('console');
   });
 
+  it('chooses the metric exporters with OTEL_METRICS_EXPORTER: otlp by default, prometheus beside or instead of it, or none', () => {
+    const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' };
+    const metrics = (env: Record<string, string>): unknown => loadConfig([], env).export.metrics;
+    expect(metrics(otlp)).toEqual({ push: 'otlp', cardinalityLimit: 2000 });
+    expect(metrics({})).toEqual({ push: 'console', cardinalityLimit: 2000 }); // no endpoint: on stdout, as the kills
+    expect(metrics({ ...otlp, OTEL_METRICS_EXPORTER: 'prometheus' })).toEqual({ prometheus: { host: 'localhost', port: 9464 }, cardinalityLimit: 2000 });
+    expect(metrics({ ...otlp, OTEL_METRICS_EXPORTER: 'otlp, Prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '9100' }))
+      .toEqual({ push: 'otlp', prometheus: { host: '0.0.0.0', port: 9100 }, cardinalityLimit: 2000 });
+    expect(metrics({ ...otlp, OTEL_METRICS_EXPORTER: 'none' })).toEqual({ cardinalityLimit: 2000 });
+    expect(metrics({ ...otlp, OTEL_METRICS_EXPORTER: 'console' })).toEqual({ push: 'console', cardinalityLimit: 2000 });
+    expect(loadConfig(['--metric-cardinality-limit', '50'], {}).export.metrics.cardinalityLimit).toBe(50);
+  });
+
+  it('refuses a metric exporter it does not know, a bad Prometheus port or series limit, each named', () => {
+    expect(problems([], { OTEL_METRICS_EXPORTER: 'otlp,prometeus' })).toEqual([
+      "OTEL_METRICS_EXPORTER: 'otlp,prometeus' is not a comma-separated list of otlp, prometheus, console, none (unknown: prometeus)",
+    ]);
+    expect(problems([], { OTEL_METRICS_EXPORTER: 'none,otlp' })).toEqual(["OTEL_METRICS_EXPORTER: 'none,otlp': none cannot be combined with other exporters"]);
+    expect(problems([], { OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: '70000' })).toEqual([
+      "OTEL_EXPORTER_PROMETHEUS_PORT: '70000' is not a port number (0 to 65535; 0 picks a free one)",
+    ]);
+    expect(problems(['--metric-cardinality-limit', '1'], {})).toEqual([
+      "--metric-cardinality-limit (OOMKILL_METRIC_CARDINALITY_LIMIT): '1' is not a whole number from 2 to 1000000",
+    ]);
+  });
+
   it('prefers flags over environment variables', () => {
     expect(loadConfig(['--source', 'kmsg'], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('kmsg');
     expect(loadConfig([], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('cgroup');

@@ -68,9 +68,6 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     ...(options.cardinalityLimit !== undefined && { cardinalityLimit: options.cardinalityLimit }),
     logger: options.logger,
   });
-  const receiverEvents = {
-    add: (count: number, e: { stage: string; outcome: string }): void => metrics.recordReceiverEvent(e.stage, e.outcome, count),
-  };
 
   let emit: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
@@ -79,13 +76,13 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     logger: options.logger,
     onDelivered: (ids) => {
       spool?.ack(ids);
-      receiverEvents.add(ids.length, { stage: 'export', outcome: 'delivered' });
+      metrics.recordReceiverEvent('export', 'delivered', ids.length);
     },
     onRejected: (ids) => {
       spool?.drop(ids);
-      receiverEvents.add(ids.length, { stage: 'export', outcome: 'rejected' });
+      metrics.recordReceiverEvent('export', 'rejected', ids.length);
     },
-    onRetry: (count) => receiverEvents.add(count, { stage: 'export', outcome: 'retried' }),
+    onRetry: (count) => metrics.recordReceiverEvent('export', 'retried', count),
     // Records that did not fit in memory wait in the spool: send them now that there is room.
     onBacklog: () => {
       for (const kill of spool?.pending() ?? []) if (!processor.isQueued(kill.kill.eventId)) emit(kill);
@@ -133,7 +130,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const replayed = spool?.pending() ?? [];
   if (replayed.length > 0) {
     for (const kill of replayed) emit(kill);
-    receiverEvents.add(replayed.length, { stage: 'spool', outcome: 'replayed' });
+    metrics.recordReceiverEvent('spool', 'replayed', replayed.length);
   }
 
   return {
@@ -142,7 +139,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
         // On disk before it is sent: a kill this process has seen survives its crash.
         if (spool) {
           spool.add(enriched);
-          receiverEvents.add(1, { stage: 'spool', outcome: 'spooled' });
+          metrics.recordReceiverEvent('spool', 'spooled');
         }
         emit(enriched);
         metrics.recordKill(enriched);

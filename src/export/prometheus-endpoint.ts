@@ -6,7 +6,9 @@
 // specification's name translation, give `oomkill_kill_last_timestamp_seconds`), it fixes every
 // instrument's temporality to cumulative (the heartbeat needs delta, see selectTemporality), and a port it
 // cannot bind is only logged. Its serializer is used as is: `.` to `_`, `_total` for monotonic sums,
-// escaping, target_info and the otel_scope_* labels stay exactly the exporter's.
+// escaping, target_info and the otel_scope_* labels stay exactly the exporter's. The node's label needs no
+// withResourceConstantLabels: k8s.node.name is on every data point already (ReceiverMetrics), and copying
+// the resource's too would write the label twice, which Prometheus refuses.
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -95,6 +97,12 @@ export function unitSuffix(unit: string, gauge: boolean): string {
   return word === '' ? per : `${word}_${per}`;
 }
 
+/** As the Collector's translator: no suffix for a name that already has it as one of its words. */
+function alreadySays(name: string, suffix: string): boolean {
+  const words = name.split(/[^A-Za-z0-9]+/);
+  return suffix.includes('_') ? words.join('_').endsWith(suffix) : words.includes(suffix);
+}
+
 function withUnitSuffixes(resourceMetrics: ResourceMetrics): ResourceMetrics {
   return {
     ...resourceMetrics,
@@ -104,7 +112,7 @@ function withUnitSuffixes(resourceMetrics: ResourceMetrics): ResourceMetrics {
         const gauge = metric.dataPointType === DataPointType.GAUGE || (metric.dataPointType === DataPointType.SUM && !metric.isMonotonic);
         const suffix = unitSuffix(metric.descriptor.unit, gauge);
         const name = metric.descriptor.name;
-        if (suffix === '' || name.endsWith(`_${suffix}`) || name.endsWith(`.${suffix}`)) return metric;
+        if (suffix === '' || alreadySays(name, suffix)) return metric;
         return { ...metric, descriptor: { ...metric.descriptor, name: `${name}_${suffix}` } };
       }),
     })),

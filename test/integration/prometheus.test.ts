@@ -1,5 +1,5 @@
-// A real Prometheus (Debian's 2.42) scrapes the receiver's own endpoint (OTEL_METRICS_EXPORTER=prometheus)
-// while real OOM kills happen in pods the fake API server names, with the shipped alert rules loaded. What
+// A real Prometheus (Debian's 2.42) scrapes the receiver's own endpoint (OTEL_METRICS_EXPORTER=otlp,prometheus:
+// the same metrics also leave over OTLP, to compare the two paths) while real OOM kills happen in pods the fake API server names, with the shipped alert rules loaded. What
 // is checked here is what an operator's Prometheus holds: the series' names and labels as the Collector's
 // Prometheus exporters would give them, exact counts, the last-kill timestamps and the heartbeat; every rule
 // evaluates; the kills raise exactly the alerts they call for (state, labels, count, the query that finds
@@ -16,6 +16,8 @@ import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import { ownerRef, pod, startFakeApiServer, workload } from '../support/fake-apiserver.ts';
 import type { FakeApiServer } from '../support/fake-apiserver.ts';
 import { describeKernel } from '../support/kernel.ts';
+import { startOtlpReceiver } from '../support/otlp-receiver.ts';
+import type { OtlpReceiver } from '../support/otlp-receiver.ts';
 import { dashboardQueries, startPrometheus } from '../support/prometheus.ts';
 import type { Prometheus, RuleState, Sample } from '../support/prometheus.ts';
 import { startReceiver } from '../support/receiver-process.ts';
@@ -39,14 +41,17 @@ describeKernel('a real Prometheus scraping a receiver that sees real OOM kills',
   let api: FakeApiServer;
   let receiver: ReceiverProcess;
   let prometheus: Prometheus;
+  let collector: OtlpReceiver;
   let killsStarted: Date;
   let killsEnded: Date;
 
   beforeAll(async () => {
     api = await startFakeApiServer();
+    collector = await startOtlpReceiver();
     receiver = startReceiver(['run', '--source', 'bpf', '--kubeconfig', api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kc-'))), '--pod-wait-ms', '1000'], {
       NODE_NAME: NODE,
-      OTEL_METRICS_EXPORTER: 'prometheus',
+      OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
       OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
       OTEL_EXPORTER_PROMETHEUS_PORT: '0',
     });
@@ -75,6 +80,7 @@ describeKernel('a real Prometheus scraping a receiver that sees real OOM kills',
   afterAll(async () => {
     await prometheus?.stop();
     expect(await receiver?.stop()).toBe(0);
+    await collector?.stop();
     await api?.stop();
   });
 
@@ -226,5 +232,22 @@ describeKernel('a real Prometheus scraping a receiver that sees real OOM kills',
       expect([Metric.kills, Metric.missedKills, Metric.killLastTimestamp, Metric.missedKillLastTimestamp, Metric.receiverUp, Metric.receiverEvents, Metric.sourceRestarts]
         .some((m) => name === `${label(m)}_total` || name === `${label(m)}_seconds` || name === label(m)), name).toBe(true);
     }
+  });
+
+  it('labels each series as the OTLP path names its attributes, the node included, so the Collector\'s path has the same', async () => {
+    await collector.waitForCounter(Metric.kills, KILLS.reduce((sum, k) => sum + k.kills, 0), 10_000, { [Sem.k8sNodeName]: NODE });
+    const fromOtlp = (metric: string): string[] => [...new Set(collector.dataPoints(metric)
+      .filter((p) => p.attributes[Sem.k8sNodeName] === NODE && KILLS.some((k) => k.namespace === p.attributes[Sem.k8sNamespaceName]))
+      .map((p) => JSON.stringify(Object.entries(p.attributes).map(([k, v]) => [label(k), String(v)]).sort())))].sort();
+    const fromScrape = async (series: string): Promise<string[]> => (await prometheus.query(`${series}{${ours}}`))
+      .map(({ metric: { __name__: _, job: _j, instance: _i, otel_scope_name: _s, ...rest } }) => JSON.stringify(Object.entries(rest).sort())).sort();
+    expect(await fromScrape('oomkill_kills_total')).toEqual(fromOtlp(Metric.kills));
+    expect(await fromScrape('oomkill_kill_last_timestamp_seconds')).toEqual(fromOtlp(Metric.killLastTimestamp));
+    const [heartbeat] = collector.dataPoints(Metric.receiverUp).slice(-1);
+    const [scraped] = await prometheus.query(`oomkill_receiver_up{${label(Sem.k8sNodeName)}="${NODE}"}`);
+    // Prometheus drops a label whose value is empty; the OTLP attribute is '' there.
+    const nonEmpty = Object.entries(heartbeat?.attributes ?? {}).filter(([, v]) => v !== '').map(([k, v]) => [label(k), String(v)]);
+    const { __name__: _, job: _j, instance: _i, otel_scope_name: _s, ...labels } = scraped?.metric ?? {};
+    expect(Object.entries(labels).sort()).toEqual(nonEmpty.sort());
   });
 });
