@@ -1,5 +1,6 @@
-// A real Prometheus (Debian's 2.42) scrapes the receiver's own endpoint (OTEL_METRICS_EXPORTER=otlp,prometheus:
-// the same metrics also leave over OTLP, to compare the two paths) while real OOM kills happen in pods the fake API server names, with the shipped alert rules loaded. What
+// A real Prometheus (Debian's 2.42) scrapes the receiver's own endpoint while real OOM kills happen in pods
+// the fake API server names, with the shipped alert rules loaded (OTEL_METRICS_EXPORTER=otlp,prometheus: the
+// same metrics also leave over OTLP, so the two paths' labels are compared). What
 // is checked here is what an operator's Prometheus holds: the series' names and labels as the Collector's
 // Prometheus exporters would give them, exact counts, the last-kill timestamps and the heartbeat; every rule
 // evaluates; the kills raise exactly the alerts they call for (state, labels, count, the query that finds
