@@ -8,7 +8,8 @@
 //                    // host; in a guest pass the host's build, read-only over 9p is fine). The checkout itself
 //                    // works too (after make -C bpf): its bin/oomkill-receiver runs src/ by type stripping
 //       workDir,     // writable, on a filesystem with extended attributes (ext4; tmpfs, e.g. a guest's /tmp):
-//                    // the loader's copy with its file capabilities, the containers' roots, emptyDirs
+//                    // the loader's copy with its file capabilities, the containers' roots, emptyDirs (each
+//                    // pod in a pod-XXXXXX directory of its own; the caller removes workDir)
 //       hostPaths,   // where the manifest's host paths really are, by prefix, e.g. { '/sys/fs/bpf': scratch
 //                    // bpffs, '/var/lib/oomkill-receiver': a temp dir }; unlisted paths are used as they are
 //       nodeName,    // what fieldRef spec.nodeName gives
@@ -58,6 +59,8 @@
 //   - The device cgroup (a pod may open only the runtime's default devices: /dev/kmsg needs more) and
 //     seccomp (the DaemonSet sets no seccompProfile, so the kubelet's default, Unconfined, applies).
 //   - The API server: KUBERNETES_SERVICE_* are not set, so the receiver runs without pod enrichment.
+//   - SELinux (seLinuxOptions): not enforced on the machines this runs on.
+//   - The Collector sidecar: the receiver's OTLP endpoint is the caller's.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
