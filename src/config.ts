@@ -15,6 +15,20 @@ export const SOURCE_CHOICES = ['auto', ...SOURCE_NAMES] as const;
 export type SourceChoice = (typeof SOURCE_CHOICES)[number];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const SWITCH = ['auto', 'on', 'off'] as const;
+/** The OTLP transports, as OTEL_EXPORTER_OTLP_PROTOCOL names them. gRPC stays our default (the spec's is http/protobuf). */
+export const OTLP_PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+export const OTLP_SIGNALS = ['logs', 'metrics', 'traces'] as const;
+export type OtlpSignal = (typeof OTLP_SIGNALS)[number];
+/** Where one signal goes over OTLP. */
+export interface OtlpTarget {
+  protocol: OtlpProtocol;
+  /**
+   * The endpoint as the exporter resolves it, for diagnostics only: the exporter reads the OTEL_EXPORTER_OTLP_*
+   * variables itself (endpoint, headers, timeout, certificates, compression).
+   */
+  endpoint: string;
+}
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,7 +50,10 @@ export interface Config {
     podAnnotations: string[];
   };
   export: {
+    /** How kill records leave: over OTLP (export.otlp.logs is set) or on stdout. */
     mode: 'otlp' | 'console';
+    /** The signals that go over OTLP, each with its own protocol and endpoint; an absent one does not. */
+    otlp: { [S in OtlpSignal]?: OtlpTarget };
     metricIntervalMs: number;
     spoolDir?: string;
     maxSpooled: number;
@@ -189,7 +206,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     else health = { host: match[1] === '' ? '0.0.0.0' : (match[1] ?? '0.0.0.0'), port };
   }
 
-  const otlpConfigured = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'].some((name) => (env[name] ?? '') !== '');
+  const consoleOnly = flag('console');
+  const otlp = otlpTargets(env, problems);
+  if (consoleOnly) {
+    delete otlp.logs;
+    delete otlp.metrics;
+  }
   const metricIntervalRaw = env.OTEL_METRIC_EXPORT_INTERVAL; // the metrics SDK's reader takes it as an option only
   let metricIntervalMs = 10_000;
   if (metricIntervalRaw !== undefined && metricIntervalRaw !== '') {
@@ -200,8 +222,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     }
   }
 
-  const mode = otlpConfigured && !flag('console') ? 'otlp' : 'console';
+  const mode = otlp.logs !== undefined ? 'otlp' : 'console';
   const metrics = metricExporters(env, problems);
+  // Counters go over OTLP only when OTEL_METRICS_EXPORTER asks for it (the default) and an endpoint says where.
+  if (metrics.push !== 'otlp') delete otlp.metrics;
 
   const config: Config = {
     command,
@@ -228,13 +252,14 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     export: {
       mode,
+      otlp,
       metricIntervalMs,
       ...(value('spoolDir') !== undefined && { spoolDir: value('spoolDir') }),
       maxSpooled: integer('maxSpooled', 10_000, 1, 10_000_000),
       metrics: {
         ...metrics,
         // otlp with no endpoint (or --console) prints on stdout, as the kills do.
-        ...(metrics.push === 'otlp' && mode === 'console' && { push: 'console' as const }),
+        ...(metrics.push === 'otlp' && otlp.metrics === undefined && { push: 'console' as const }),
         cardinalityLimit: integer('cardinalityLimit', DEFAULT_CARDINALITY_LIMIT, 2, 1_000_000),
       },
     },
@@ -300,11 +325,82 @@ export function helpText(): string {
     'options:',
     ...lines,
     '',
-    'export: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME,',
-    'OTEL_RESOURCE_ATTRIBUTES, ...) to export over OTLP gRPC; without it, kills are printed on stdout.',
+    'export: set OTEL_EXPORTER_OTLP_ENDPOINT (or a signal\'s own OTEL_EXPORTER_OTLP_{LOGS,METRICS,TRACES}_ENDPOINT)',
+    'to export over OTLP; OTEL_EXPORTER_OTLP_PROTOCOL (or ..._{LOGS,METRICS,TRACES}_PROTOCOL) chooses grpc (the',
+    'default), http/protobuf or http/json. Headers, timeouts, TLS certificates, OTEL_SERVICE_NAME and',
+    'OTEL_RESOURCE_ATTRIBUTES are read by the OpenTelemetry SDK. Without an endpoint, kills are printed on stdout.',
+    'A span per kill: OTEL_TRACES_EXPORTER=otlp, or a traces endpoint.',
     'metrics: OTEL_METRICS_EXPORTER=otlp (default) | prometheus | otlp,prometheus | console | none;',
     'prometheus serves /metrics on OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT (default localhost:9464).',
   ].join('\n');
+}
+
+/**
+ * Which signals go over OTLP, with which protocol, following the OpenTelemetry specification's variables:
+ * a signal is exported when its own endpoint or the common one is set (traces only when also asked for, with
+ * OTEL_TRACES_EXPORTER=otlp or a traces endpoint: a span per kill is opt-in). Only what must fail at start-up
+ * is checked here (a protocol or exporter name we do not know, an endpoint that is not a URL); the exporters
+ * read the rest themselves.
+ */
+function otlpTargets(env: Readonly<Record<string, string | undefined>>, problems: string[]): { [S in OtlpSignal]?: OtlpTarget } {
+  const get = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw === '' ? undefined : raw;
+  };
+  const protocolOf = (name: string): OtlpProtocol | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(raw)) return raw as OtlpProtocol;
+    problems.push(`${name}: '${raw}' is not one of ${OTLP_PROTOCOLS.join(', ')}`);
+    return undefined;
+  };
+  const url = (name: string): string | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    if (!/^https?:\/\/[^/]/.test(raw) || !URL.canParse(raw)) {
+      problems.push(`${name}: '${raw}' is not an http:// or https:// URL`);
+      return undefined;
+    }
+    return raw;
+  };
+  const tracesExporter = get('OTEL_TRACES_EXPORTER');
+  if (tracesExporter !== undefined && !['otlp', 'none'].includes(tracesExporter)) {
+    problems.push(`OTEL_TRACES_EXPORTER: '${tracesExporter}' is not supported (otlp or none)`);
+  }
+  const common = url('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const commonProtocol = protocolOf('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'grpc';
+  const targets: { [S in OtlpSignal]?: OtlpTarget } = {};
+  for (const signal of OTLP_SIGNALS) {
+    const upper = signal.toUpperCase();
+    const own = url(`OTEL_EXPORTER_OTLP_${upper}_ENDPOINT`);
+    const protocol = protocolOf(`OTEL_EXPORTER_OTLP_${upper}_PROTOCOL`) ?? commonProtocol;
+    const wanted = signal === 'traces'
+      ? tracesExporter !== 'none' && (own !== undefined || tracesExporter === 'otlp')
+      : own !== undefined || common !== undefined;
+    if (!wanted) continue;
+    targets[signal] = { protocol, endpoint: resolvedEndpoint(signal, protocol, own, common) };
+  }
+  return targets;
+}
+
+/**
+ * The specification's rule, as the exporters apply it: a signal's own endpoint is used as it is; over HTTP the
+ * common endpoint gets /v1/<signal> appended; with neither, the default collector on this host.
+ */
+function resolvedEndpoint(signal: OtlpSignal, protocol: OtlpProtocol, own: string | undefined, common: string | undefined): string {
+  if (own !== undefined) return withoutCredentials(own);
+  if (protocol === 'grpc') return withoutCredentials(common ?? 'http://localhost:4317');
+  const base = withoutCredentials(common ?? 'http://localhost:4318');
+  return `${base.endsWith('/') ? base : `${base}/`}v1/${signal}`;
+}
+
+/** The endpoint is logged: a user:password in it must not be. */
+function withoutCredentials(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (url.username === '' && url.password === '') return endpoint;
+  url.username = '***';
+  url.password = '';
+  return url.toString();
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

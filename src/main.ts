@@ -2,8 +2,6 @@
 // and nowhere else knows them all.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { Sem } from './attributes.ts';
@@ -17,7 +15,10 @@ import type { Enricher } from './enrichment/enricher.ts';
 import { ConsoleCounterExporter, ConsoleKillLogExporter } from './export/console-exporters.ts';
 import type { KillExporter } from './export/kill-exporter.ts';
 import type { EnrichedKill } from './export/kill-record.ts';
+import { ExportFailures } from './export/export-failures.ts';
+import { MetricDelivery } from './export/metric-delivery.ts';
 import { createOtelExporter } from './export/otel-exporter.ts';
+import { loadOtlpExporters } from './export/otlp-exporters.ts';
 import { PrometheusEndpoint } from './export/prometheus-endpoint.ts';
 import { Spool } from './export/spool.ts';
 import { startHealthServer } from './health.ts';
@@ -60,7 +61,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const logger = createLogger({ level: config.logLevel });
   const prometheus = config.export.metrics.prometheus && new PrometheusEndpoint({ ...config.export.metrics.prometheus, logger });
-  const exporter = createExporter(config, await agentResource(config), prometheus, logger);
+  const exporter = await createExporter(config, await agentResource(config), prometheus, logger);
   const heartbeat = createHeartbeat(exporter, logger);
   const enricher = await createEnricher(config, exporter, logger);
   let health: HealthServer | undefined;
@@ -239,23 +240,36 @@ function createHeartbeat(exporter: KillExporter, logger: Logger): { started(s: S
   };
 }
 
-function createExporter(config: Readonly<Config>, resource: Resource, prometheus: PrometheusEndpoint | undefined, logger: Logger): KillExporter {
-  const otlp = config.export.mode === 'otlp';
-  const { metrics } = config.export;
-  if (!otlp) logger.info('no OTLP endpoint configured (OTEL_EXPORTER_OTLP_ENDPOINT): printing kills on stdout');
+async function createExporter(config: Readonly<Config>, resource: Resource, prometheus: PrometheusEndpoint | undefined, logger: Logger): Promise<KillExporter> {
+  const { otlp, metrics } = config.export;
+  if (otlp.logs === undefined) logger.info('no OTLP endpoint configured for logs (OTEL_EXPORTER_OTLP_ENDPOINT): printing kills on stdout');
+  for (const [signal, target] of Object.entries(otlp)) logger.info(`exporting ${signal} over OTLP`, { signal, ...target });
+  const factories = await loadOtlpExporters({
+    ...(otlp.logs && { logs: otlp.logs.protocol }),
+    ...(otlp.metrics && { metrics: otlp.metrics.protocol }),
+    ...(otlp.traces && { traces: otlp.traces.protocol }),
+  }, `oomkill-receiver/${VERSION}`);
+  const failures = (signal: 'logs' | 'metrics' | 'traces', consequence: string): ExportFailures | undefined => {
+    const target = otlp[signal];
+    return target && new ExportFailures({ signal, endpoint: target.endpoint, logger, consequence });
+  };
   const consoleExporter = new ConsoleKillLogExporter();
-  let connections = 0;
   let dropped: ((count: number) => void) | undefined;
+  let retried: (() => void) | undefined;
   const spool = config.export.spoolDir !== undefined
     ? new Spool({ dir: config.export.spoolDir, maxPending: config.export.maxSpooled, logger, onDropped: (count) => dropped?.(count) })
     : undefined;
+  const waiting = spool ? 'the kills wait in the spool and are retried' : 'the kills wait in memory and are retried';
+  const metricFailures = failures('metrics', 'the counters are retried, with their full cumulative values');
   const exporter = createOtelExporter({
     agentResource: resource,
-    // The SDK's exporters read the OTEL_EXPORTER_OTLP_* variables (endpoint, headers, TLS, timeout) themselves.
-    // Each connection gets its own user agent: grpc-js pools subchannels by target and options, and a
-    // pooled one keeps the reconnect backoff of the outage, which would delay delivery after it.
-    createLogExporter: otlp ? () => new OTLPLogExporter({ userAgent: `oomkill-receiver/${VERSION} (connection ${++connections})` }) : () => consoleExporter,
-    ...(metrics.push !== undefined && { metricExporter: metrics.push === 'otlp' ? new OTLPMetricExporter() : new ConsoleCounterExporter() }),
+    createLogExporter: factories.logs ?? (() => consoleExporter),
+    ...(otlp.logs && { logFailures: failures('logs', waiting) }),
+    ...(metrics.push !== undefined && {
+      metricExporter: factories.metrics
+        ? new MetricDelivery({ createExporter: factories.metrics, ...(metricFailures && { failures: metricFailures }), onRetry: () => retried?.() })
+        : new ConsoleCounterExporter(),
+    }),
     ...(prometheus && { pullReaders: [prometheus] }),
     cardinalityLimit: metrics.cardinalityLimit,
     ...(spool && { spool }),
@@ -263,6 +277,7 @@ function createExporter(config: Readonly<Config>, resource: Resource, prometheus
     logger,
   });
   dropped = (count) => exporter.recordReceiverEvent('spool', 'dropped', count);
+  retried = () => exporter.recordReceiverEvent('metrics-export', 'retried');
   return exporter;
 }
 

@@ -51,6 +51,47 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('chooses each signal\'s protocol and endpoint as the OpenTelemetry variables say', () => {
+    const otlp = (env: Record<string, string>) => loadConfig([], env).export.otlp;
+    // gRPC by default, the common endpoint as it is.
+    expect(otlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' })).toEqual({
+      logs: { protocol: 'grpc', endpoint: 'http://c:4317' },
+      metrics: { protocol: 'grpc', endpoint: 'http://c:4317' },
+    });
+    // Over HTTP the common endpoint gets /v1/<signal>; a signal's own endpoint is used as it is.
+    expect(otlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318/otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://m/ingest', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json' })).toEqual({
+      logs: { protocol: 'http/protobuf', endpoint: 'https://c:4318/otlp/v1/logs' },
+      metrics: { protocol: 'http/json', endpoint: 'https://m/ingest' },
+    });
+    // A signal's own endpoint switches that signal on by itself, and only that one.
+    expect(otlp({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m:4317' })).toEqual({ metrics: { protocol: 'grpc', endpoint: 'http://m:4317' } });
+    expect(loadConfig([], { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m:4317' }).export.mode).toBe('console');
+    // Spans are opt-in: a traces endpoint or OTEL_TRACES_EXPORTER=otlp, never the common endpoint alone.
+    expect(otlp({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:4318/v1/traces', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).traces)
+      .toEqual({ protocol: 'http/protobuf', endpoint: 'http://t:4318/v1/traces' });
+    expect(otlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_EXPORTER: 'otlp' }).traces)
+      .toEqual({ protocol: 'http/json', endpoint: 'http://c:4318/v1/traces' });
+    expect(otlp({ OTEL_TRACES_EXPORTER: 'otlp' }).traces).toEqual({ protocol: 'grpc', endpoint: 'http://localhost:4317' });
+    expect(otlp({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:4317', OTEL_TRACES_EXPORTER: 'none' }).traces).toBeUndefined();
+    // --console keeps kills and counters on stdout; spans asked for still go.
+    expect(loadConfig(['--console'], { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_TRACES_EXPORTER: 'otlp' }).export.otlp)
+      .toEqual({ traces: { protocol: 'grpc', endpoint: 'http://c:4317' } });
+  });
+
+  it('refuses an OTLP protocol, exporter or endpoint it cannot use, at start-up', () => {
+    expect(problems([], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc/json',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'collector:4317',
+      OTEL_TRACES_EXPORTER: 'jaeger',
+    })).toEqual([
+      "OTEL_TRACES_EXPORTER: 'jaeger' is not supported (otlp or none)",
+      "OTEL_EXPORTER_OTLP_PROTOCOL: 'http' is not one of grpc, http/protobuf, http/json",
+      "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc/json' is not one of grpc, http/protobuf, http/json",
+      "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'collector:4317' is not an http:// or https:// URL",
+    ]);
+  });
+
   it('prefers flags over environment variables', () => {
     expect(loadConfig(['--source', 'kmsg'], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('kmsg');
     expect(loadConfig([], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('cgroup');

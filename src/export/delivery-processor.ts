@@ -1,23 +1,38 @@
-// Delivers log records at least once: the OpenTelemetry gRPC exporter does not retry, and the SDK's
-// batch processor drops what does not fit its queue (see ../shared/KERNEL-NOTES.md), so delivery is ours.
+// Delivers a kill's log record, and its span, at least once: the OpenTelemetry gRPC exporters do not retry,
+// the HTTP ones give up after their timeout, and the SDK's batch processors drop what does not fit their
+// queue (see ../shared/KERNEL-NOTES.md), so delivery is ours. One mechanism for both signals: a queue keyed
+// by the kill's event id, which the spool acknowledges.
 //
-// Records are exported in order, one batch at a time. A retryable failure (UNAVAILABLE,
-// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...) is retried with backoff (250 ms doubling to 2 s) on a fresh
-// exporter, because grpc-js's own reconnect backoff would keep failing calls long after the collector is
-// back; so delivery resumes within about 2 s of it returning. A non-retryable failure (INVALID_ARGUMENT,
-// UNIMPLEMENTED) is logged once per reason and the batch is dropped and counted. Memory is bounded: past
-// `maxQueue` records the newest are not held in memory, only in the spool, from which they are emitted
-// again once the queue has drained.
-import { status } from '@grpc/grpc-js';
+// Items are exported in order, one batch at a time. A failure is retried with backoff (250 ms doubling to
+// 2 s) on a fresh exporter, because grpc-js's own reconnect backoff would keep failing calls long after the
+// collector is back; so delivery resumes within about 2 s of it returning. Only a batch the endpoint refuses
+// as malformed (gRPC INVALID_ARGUMENT, HTTP 400) is dropped, logged once per reason and counted: retrying it
+// cannot help. Every other failure, a wrong path or protocol, refused credentials, TLS, is a configuration an
+// operator can fix: it is retried and said at level warn (ExportFailures), and the kills wait in the spool.
+// Memory is bounded: past `maxQueue` items the newest are not held in memory, only in the spool, from which
+// they are emitted again once the queue has drained.
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
-import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import type { LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Attr } from '../attributes.ts';
 import type { Logger } from '../log.ts';
+import type { ExportFailures } from './export-failures.ts';
 
-export interface DeliveryOptions {
+/** What the delivery needs of an exporter: the SDK's log record and span exporters both fit. */
+export interface DeliveryExporter<T> {
+  export(items: T[], done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
+
+/** A log record or a span: both carry the kill's event id as an attribute. */
+interface Deliverable {
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+export interface DeliveryOptions<T = ReadableLogRecord> {
   /** Makes the exporter; called again after each failed attempt, for a fresh connection. */
-  createExporter(): LogRecordExporter;
+  createExporter(): DeliveryExporter<T>;
   /** Records per export (default 512). */
   batchSize?: number;
   /** Records held in memory (default 2000); beyond, they wait in the spool. */
@@ -32,15 +47,22 @@ export interface DeliveryOptions {
   onRetry?(count: number): void;
   /** The queue drained after records were left to the spool: emit them again. */
   onBacklog?(): void;
+  /** Says at level warn, at a bounded rate, that exports keep failing. */
+  failures?: ExportFailures;
 }
 
-const NOT_RETRYABLE = new Set<number>([status.INVALID_ARGUMENT, status.UNIMPLEMENTED]);
+/**
+ * The endpoint refused the data itself: gRPC INVALID_ARGUMENT (status 3, written out so that an HTTP-only
+ * receiver need not load grpc-js) or HTTP 400 Bad Request.
+ */
+const MALFORMED = new Set<number>([3, 400]);
 
-export class DeliveryProcessor implements LogRecordProcessor {
-  readonly #options: DeliveryOptions;
-  readonly #queue: ReadableLogRecord[] = [];
+/** The queue and its delivery loop, whatever the signal. */
+class Delivery<T extends Deliverable> {
+  readonly #options: DeliveryOptions<T>;
+  readonly #queue: T[] = [];
   readonly #queued = new Set<string>();
-  #exporter: LogRecordExporter;
+  #exporter: DeliveryExporter<T>;
   #wake: (() => void) | undefined;
   #idle: Array<() => void> = [];
   #overflowed = false;
@@ -48,7 +70,7 @@ export class DeliveryProcessor implements LogRecordProcessor {
   #loggedReasons = new Set<string>();
   readonly #loop: Promise<void>;
 
-  constructor(options: DeliveryOptions) {
+  constructor(options: DeliveryOptions<T>) {
     this.#options = options;
     this.#exporter = options.createExporter();
     this.#loop = this.#run();
@@ -63,14 +85,14 @@ export class DeliveryProcessor implements LogRecordProcessor {
     return this.#queue.length;
   }
 
-  onEmit(record: ReadWriteLogRecord): void {
+  protected enqueue(item: T): void {
     if (this.#stopped) return;
-    const id = String(record.attributes[Attr.eventId] ?? '');
+    const id = String(item.attributes[Attr.eventId] ?? '');
     if (this.#queue.length >= (this.#options.maxQueue ?? 2000)) {
       this.#overflowed = true; // kept in the spool; emitted again when there is room
       return;
     }
-    this.#queue.push(record as unknown as ReadableLogRecord);
+    this.#queue.push(item);
     this.#queued.add(id);
     this.#wake?.();
   }
@@ -114,22 +136,24 @@ export class DeliveryProcessor implements LogRecordProcessor {
       const ids = batch.map((r) => String(r.attributes[Attr.eventId] ?? ''));
       const result = await this.#export(batch);
       if (result.code === ExportResultCode.SUCCESS) {
+        this.#options.failures?.succeeded();
         this.#take(batch.length, ids);
         this.#options.onDelivered?.(ids);
         backoff = this.#options.minBackoffMs ?? 250;
         continue;
       }
       const code = (result.error as { code?: number } | undefined)?.code;
-      if (code !== undefined && NOT_RETRYABLE.has(code)) {
-        const reason = result.error?.message ?? `gRPC status ${code}`;
+      if (code !== undefined && MALFORMED.has(code)) {
+        const reason = result.error?.message ?? `status ${code}`;
         if (!this.#loggedReasons.has(reason)) {
           this.#loggedReasons.add(reason);
-          this.#options.logger.error('the OTLP endpoint rejected OOM kill records; they are dropped', { reason, records: batch.length });
+          this.#options.logger.error('the OTLP endpoint rejected OOM kill records as malformed; they are dropped', { reason, records: batch.length });
         }
         this.#take(batch.length, ids);
         this.#options.onRejected?.(ids, reason);
         continue;
       }
+      this.#options.failures?.failed(result.error);
       this.#options.onRetry?.(batch.length);
       await new Promise((resolve) => setTimeout(resolve, backoff));
       backoff = Math.min(backoff * 2, this.#options.maxBackoffMs ?? 2000);
@@ -146,7 +170,7 @@ export class DeliveryProcessor implements LogRecordProcessor {
     for (const id of ids) this.#queued.delete(id);
   }
 
-  #export(batch: ReadableLogRecord[]): Promise<ExportResult> {
+  #export(batch: T[]): Promise<ExportResult> {
     return new Promise((resolve) => {
       try {
         this.#exporter.export(batch, resolve);
@@ -154,5 +178,20 @@ export class DeliveryProcessor implements LogRecordProcessor {
         resolve({ code: ExportResultCode.FAILED, error: error as Error });
       }
     });
+  }
+}
+
+/** Log records: the kills' records, delivered as above. */
+export class DeliveryProcessor extends Delivery<ReadableLogRecord> implements LogRecordProcessor {
+  onEmit(record: ReadWriteLogRecord): void {
+    this.enqueue(record as unknown as ReadableLogRecord);
+  }
+}
+
+/** Spans: a kill's span, delivered as its log record is. */
+export class SpanDeliveryProcessor extends Delivery<ReadableSpan> implements SpanProcessor {
+  onStart(_span: Span): void {}
+  onEnd(span: ReadableSpan): void {
+    this.enqueue(span);
   }
 }

@@ -19,6 +19,7 @@ import { EVENT_NAME, INSTRUMENTATION_SCOPE, Sem } from '../attributes.ts';
 import type { Attributes, LostKills } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { DeliveryProcessor } from './delivery-processor.ts';
+import type { ExportFailures } from './export-failures.ts';
 import type { KillExporter } from './kill-exporter.ts';
 import { killAttributes, killBody } from './kill-record.ts';
 import type { EnrichedKill } from './kill-record.ts';
@@ -31,6 +32,8 @@ export interface OtelExporterOptions {
   agentResource: Resource;
   /** Makes the log record exporter (again after each failed attempt: a fresh connection). */
   createLogExporter(): LogRecordExporter;
+  /** Says at level warn, at a bounded rate, that log exports keep failing. */
+  logFailures?: ExportFailures;
   /** Pushes the metrics (OTLP, or the console); undefined with OTEL_METRICS_EXPORTER=prometheus or none. */
   metricExporter?: PushMetricExporter;
   /** Readers that are pulled (the Prometheus endpoint), on the same MeterProvider. */
@@ -72,6 +75,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   let emit: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
     createExporter: options.createLogExporter,
+    ...(options.logFailures && { failures: options.logFailures }),
     ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
     logger: options.logger,
     onDelivered: (ids) => {

@@ -1,0 +1,105 @@
+// OTLP over gRPC, HTTP/protobuf and HTTP/JSON, as the standard variables choose: one real kill, seen by
+// three receivers at once (one per protocol), arrives as the same record and counter at the collector.
+import { afterEach, expect, it } from 'vitest';
+import { Attr, Metric, Sem } from '../../src/attributes.ts';
+import { startHog } from '../../src/demo/scratch-cgroup.ts';
+import { describeKernel } from '../support/kernel.ts';
+import { startOtlpReceiver } from '../support/otlp-receiver.ts';
+import type { OtlpReceiver, ReceivedDataPoint, Transport } from '../support/otlp-receiver.ts';
+import { startReceiver } from '../support/receiver-process.ts';
+import type { ReceiverProcess } from '../support/receiver-process.ts';
+import { scratchCgroups } from '../support/scratch.ts';
+
+const PROTOCOLS: readonly Transport[] = ['grpc', 'http/protobuf', 'http/json'];
+
+/**
+ * What each observer reads for itself: the kernel program's own clock readings (the kill time, to the
+ * nanosecond, and so the ids derived from it until ids are stable across observers) and when it read them.
+ */
+const OBSERVER_SPECIFIC = new Set<string>([Attr.eventId, Attr.oomId]);
+const common = (attributes: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(attributes).filter(([key]) => !OBSERVER_SPECIFIC.has(key)));
+
+describeKernel('OTLP over gRPC and HTTP', () => {
+  const scratch = scratchCgroups('protocols');
+  let collector: OtlpReceiver | undefined;
+  let receivers: ReceiverProcess[] = [];
+  afterEach(async () => {
+    for (const receiver of receivers) expect(await receiver.stop()).toBe(0);
+    await collector?.stop();
+    receivers = [];
+    collector = undefined;
+  });
+
+  it('exports the same kill as the same record and counter over each protocol', async () => {
+    const c = (collector = await startOtlpReceiver());
+    receivers = PROTOCOLS.map((protocol) => startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? c.endpoint : c.httpEndpoint,
+      OTEL_METRIC_EXPORT_INTERVAL: '60000', // the counter arrives because of the kill
+      NODE_NAME: 'node-protocols',
+    }));
+    // Three loaders start at once on a shared machine: give them time.
+    for (const receiver of receivers) await receiver.waitForLine(/"source: bpf, /, 60_000);
+    const cgroup = await scratch({ limitMiB: 32 });
+    const hog = startHog(cgroup.dir);
+    expect(await hog.exited).toBe('SIGKILL');
+
+    const ofHog = (r: { attributes: Record<string, unknown> }): boolean => r.attributes[Sem.processPid] === hog.pid;
+    const records = await c.waitForLogRecords(3, 10_000, ofHog);
+    await expect.poll(() => new Set(c.dataPoints(Metric.kills).filter((p) => p.attributes[Attr.source] === 'bpf').map((p) => p.transport)).size, { timeout: 10_000 }).toBe(3);
+
+    const by = <T extends { transport: Transport }>(items: T[], protocol: Transport): T => {
+      const found = items.filter((i) => i.transport === protocol);
+      expect(found, `${protocol}: exactly one`).toHaveLength(1);
+      return found[0] as T;
+    };
+    const grpcRecord = by(records, 'grpc');
+    // The counter may go out more than once (each export carries the cumulative count): the latest.
+    const latestPoint = (protocol: Transport): ReceivedDataPoint | undefined =>
+      c.dataPoints(Metric.kills).filter((p) => p.attributes[Attr.source] === 'bpf' && p.transport === protocol).at(-1);
+    const grpcPoint = latestPoint('grpc');
+    for (const protocol of ['http/protobuf', 'http/json'] as const) {
+      const record = by(records, protocol);
+      expect({ ...record, attributes: common(record.attributes) }).toMatchObject({
+        resource: grpcRecord.resource,
+        scopeName: grpcRecord.scopeName,
+        severityNumber: grpcRecord.severityNumber,
+        severityText: grpcRecord.severityText,
+        body: grpcRecord.body,
+        attributes: common(grpcRecord.attributes),
+      });
+      // The kernel's time of the kill, read by each observer's own program: the same to the millisecond.
+      expect(Number(record.timeUnixNano - grpcRecord.timeUnixNano) / 1e6).toBeCloseTo(0, -1);
+
+      // Without Kubernetes names the series is the node's (other tests' kills on this machine count in it too).
+      expect(latestPoint(protocol)).toMatchObject({ attributes: grpcPoint?.attributes, resource: grpcPoint?.resource, monotonic: true, temporality: 'cumulative' });
+      expect(latestPoint(protocol)?.value).toBeGreaterThanOrEqual(1);
+    }
+  }, 150_000);
+
+  it('says at level warn, with the endpoint and the error, when every export fails (an endpoint that speaks another protocol)', async () => {
+    const c = (collector = await startOtlpReceiver());
+    // OTLP/HTTP sent to the gRPC port: every export of every signal fails.
+    const receiver = startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint,
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+    });
+    receivers = [receiver];
+    await receiver.waitForLine(/"source: bpf, /);
+    const cgroup = await scratch({ limitMiB: 32 });
+    await startHog(cgroup.dir).exited;
+    for (const signal of ['logs', 'metrics']) {
+      const line = JSON.parse(await receiver.waitForLine(new RegExp(`"OTLP ${signal} export to [^"]* failed`), 15_000)) as Record<string, unknown>;
+      expect(line).toMatchObject({ level: 'warn', signal, endpoint: `${c.endpoint}/v1/${signal}` });
+      expect(line.error).toEqual(expect.any(String));
+      expect(line.error).not.toBe('unknown error');
+    }
+    // Bounded: the exports keep failing several times a second, the warnings do not.
+    await new Promise((r) => setTimeout(r, 4000));
+    const warnings = receiver.stderrLines().filter((l) => /"OTLP \w+ export to .* failed/.test(l));
+    expect(warnings.length).toBeLessThanOrEqual(2);
+    expect(c.logRecords()).toEqual([]);
+  }, 60_000);
+});
