@@ -55,6 +55,7 @@ export const Sem = {
   processExecutableName: 'process.executable.name',
   processUserId: 'process.user.id',
   threadId: 'thread.id',
+  errorType: 'error.type',
 } as const;
 
 export const podLabelAttribute = (key: string): string => `k8s.pod.label.${key}`;

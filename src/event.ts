@@ -50,6 +50,8 @@ export interface OomKill {
    * source, the eventId of the OOM's first (chosen) victim.
    */
   oomId?: string;
+  /** When the kernel's OOM invocation began, where the source sees it (a kill's span starts there). */
+  oomStartUnixNano?: bigint;
   hook?: Hook;
   constraint: Constraint;
   /** True when the constraint was not seen but inferred (from the memcg limits). */

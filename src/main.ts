@@ -265,6 +265,7 @@ async function createExporter(config: Readonly<Config>, resource: Resource, prom
     agentResource: resource,
     createLogExporter: factories.logs ?? (() => consoleExporter),
     ...(otlp.logs && { logFailures: failures('logs', waiting) }),
+    ...(factories.traces && { createSpanExporter: factories.traces, spanFailures: failures('traces', waiting.replace('kills', 'spans')) }),
     ...(metrics.push !== undefined && {
       metricExporter: factories.metrics
         ? new MetricDelivery({ createExporter: factories.metrics, ...(metricFailures && { failures: metricFailures }), onRetry: () => retried?.() })

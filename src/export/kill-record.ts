@@ -26,6 +26,11 @@ const mib = (bytes: number): string => `${Math.round(bytes / MiB)} MiB`;
 const integer = (value: bigint | number): number | string =>
   typeof value === 'number' || (value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= 0n) ? Number(value) : value.toString();
 
+/** Exact: going through a JS number of nanoseconds would lose precision beyond 2^53. */
+export function nanosToHrTime(nanos: bigint): [number, number] {
+  return [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
+}
+
 /** One line a person reads first: who died, where, and how close to which limit. */
 export function killBody({ kill, identity, enrichment }: EnrichedKill): string {
   const r = enrichment.resource;

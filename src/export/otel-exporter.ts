@@ -13,6 +13,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { IMetricReader, InstrumentType, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { EVENT_NAME, INSTRUMENTATION_SCOPE, Sem } from '../attributes.ts';
@@ -21,7 +22,8 @@ import type { Logger } from '../log.ts';
 import { DeliveryProcessor } from './delivery-processor.ts';
 import type { ExportFailures } from './export-failures.ts';
 import type { KillExporter } from './kill-exporter.ts';
-import { killAttributes, killBody } from './kill-record.ts';
+import { killAttributes, killBody, nanosToHrTime } from './kill-record.ts';
+import { KillSpans, killContext } from './kill-spans.ts';
 import type { EnrichedKill } from './kill-record.ts';
 import { ReceiverMetrics, selectTemporality } from './receiver-metrics.ts';
 import type { ReceiverState } from './receiver-metrics.ts';
@@ -40,6 +42,10 @@ export interface OtelExporterOptions {
   pullReaders?: IMetricReader[];
   /** Series per metric at most (default DEFAULT_CARDINALITY_LIMIT); past it, the overflow series. */
   cardinalityLimit?: number;
+  /** Makes the span exporter, when a span per kill is wanted (again after each failed attempt). */
+  createSpanExporter?(): SpanExporter;
+  /** Says at level warn, at a bounded rate, that span exports keep failing. */
+  spanFailures?: ExportFailures;
   /** Where undelivered kills wait, across outages and restarts; without it they wait in memory only. */
   spool?: Spool;
   /** Periodic metric export interval (default 10 000 ms). */
@@ -72,24 +78,68 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     logger: options.logger,
   });
 
-  let emit: (kill: EnrichedKill) => void;
+  // A kill leaves the spool once each signal it goes out as (its record, its span) has settled it:
+  // delivered, or refused as malformed.
+  type Signal = 'logs' | 'traces';
+  const signals = options.createSpanExporter ? 2 : 1;
+  const settled = new Map<string, { by: Set<Signal>; rejected: boolean }>();
+  const settle = (signal: Signal, ids: string[], rejected: boolean): void => {
+    if (!spool) return;
+    for (const id of ids) {
+      const entry = settled.get(id) ?? { by: new Set<Signal>(), rejected: false };
+      entry.by.add(signal);
+      entry.rejected ||= rejected;
+      if (entry.by.size < signals) {
+        settled.set(id, entry);
+        continue;
+      }
+      settled.delete(id);
+      if (entry.rejected) spool.drop([id]);
+      else spool.ack([id]);
+    }
+  };
+  /** Kills in the spool that this signal has still to send and does not hold in memory. */
+  const backlog = (signal: Signal, isQueued: (id: string) => boolean): EnrichedKill[] =>
+    (spool?.pending() ?? []).filter((k) => !isQueued(k.kill.eventId) && settled.get(k.kill.eventId)?.by.has(signal) !== true);
+
+  let emitRecord: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
     createExporter: options.createLogExporter,
     ...(options.logFailures && { failures: options.logFailures }),
     ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
     logger: options.logger,
     onDelivered: (ids) => {
-      spool?.ack(ids);
+      settle('logs', ids, false);
       metrics.recordReceiverEvent('export', 'delivered', ids.length);
     },
     onRejected: (ids) => {
-      spool?.drop(ids);
+      settle('logs', ids, true);
       metrics.recordReceiverEvent('export', 'rejected', ids.length);
     },
     onRetry: (count) => metrics.recordReceiverEvent('export', 'retried', count),
     // Records that did not fit in memory wait in the spool: send them now that there is room.
     onBacklog: () => {
-      for (const kill of spool?.pending() ?? []) if (!processor.isQueued(kill.kill.eventId)) emit(kill);
+      for (const kill of backlog('logs', (id) => processor.isQueued(id))) emitRecord(kill);
+    },
+  });
+  const spans: KillSpans | undefined = options.createSpanExporter && new KillSpans({
+    createExporter: options.createSpanExporter,
+    ...(options.spanFailures && { failures: options.spanFailures }),
+    ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
+    ...(options.maxVictimResources !== undefined && { maxVictimResources: options.maxVictimResources }),
+    agentAttributes: options.agentResource.attributes as Attributes,
+    logger: options.logger,
+    onDelivered: (ids) => {
+      settle('traces', ids, false);
+      metrics.recordReceiverEvent('traces-export', 'delivered', ids.length);
+    },
+    onRejected: (ids) => {
+      settle('traces', ids, true);
+      metrics.recordReceiverEvent('traces-export', 'rejected', ids.length);
+    },
+    onRetry: (count) => metrics.recordReceiverEvent('traces-export', 'retried', count),
+    onBacklog: () => {
+      for (const kill of backlog('traces', (id) => spans?.isQueued(id) === true)) spans?.emit(kill);
     },
   });
   const agentAttributes = options.agentResource.attributes;
@@ -118,7 +168,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     return logger;
   };
 
-  emit = (enriched: EnrichedKill): void => {
+  emitRecord = (enriched: EnrichedKill): void => {
     loggerFor(enriched.enrichment.resource).emit({
       eventName: EVENT_NAME,
       timestamp: nanosToHrTime(enriched.kill.timeUnixNano),
@@ -127,7 +177,13 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
       severityText: 'WARN',
       body: killBody(enriched),
       attributes: killAttributes(enriched),
+      // The record carries its span's trace and span ids, so a backend links one to the other.
+      ...(spans && { context: killContext(enriched) }),
     });
+  };
+  const emit = (enriched: EnrichedKill): void => {
+    spans?.emit(enriched);
+    emitRecord(enriched);
   };
 
   // Kills a previous process spooled but never saw delivered go out first, under their own event ids.
@@ -167,19 +223,14 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
       flushMetricsSoon();
     },
     async forceFlush(): Promise<void> {
-      await Promise.allSettled([processor.forceFlush(), reader?.forceFlush()]);
+      await Promise.allSettled([processor.forceFlush(), reader?.forceFlush(), spans?.processor.forceFlush()]);
     },
     async shutdown(): Promise<void> {
       clearTimeout(flushTimer);
-      await Promise.allSettled([processor.shutdown(), meterProvider.shutdown()]);
+      await Promise.allSettled([processor.shutdown(), meterProvider.shutdown(), spans?.processor.shutdown()]);
       spool?.close();
     },
   };
-}
-
-/** Exact: going through a JS number of nanoseconds would lose precision beyond 2^53. */
-function nanosToHrTime(nanos: bigint): [number, number] {
-  return [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
 }
 
 /** The push exporter's own temporality choice, except the heartbeat's (see selectTemporality). */

@@ -1,5 +1,5 @@
 // OTLP over gRPC, HTTP/protobuf and HTTP/JSON, as the standard variables choose: one real kill, seen by
-// three receivers at once (one per protocol), arrives as the same record and counter at the collector.
+// three receivers at once (one per protocol), arrives as the same record, counter and span at the collector.
 import { afterEach, expect, it } from 'vitest';
 import { Attr, Metric, Sem } from '../../src/attributes.ts';
 import { startHog } from '../../src/demo/scratch-cgroup.ts';
@@ -31,11 +31,12 @@ describeKernel('OTLP over gRPC and HTTP', () => {
     collector = undefined;
   });
 
-  it('exports the same kill as the same record and counter over each protocol', async () => {
+  it('exports the same kill as the same record, counter and span over each protocol', async () => {
     const c = (collector = await startOtlpReceiver());
     receivers = PROTOCOLS.map((protocol) => startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], {
       OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
       OTEL_EXPORTER_OTLP_ENDPOINT: protocol === 'grpc' ? c.endpoint : c.httpEndpoint,
+      OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_METRIC_EXPORT_INTERVAL: '60000', // the counter arrives because of the kill
       NODE_NAME: 'node-protocols',
     }));
@@ -47,6 +48,7 @@ describeKernel('OTLP over gRPC and HTTP', () => {
 
     const ofHog = (r: { attributes: Record<string, unknown> }): boolean => r.attributes[Sem.processPid] === hog.pid;
     const records = await c.waitForLogRecords(3, 10_000, ofHog);
+    const spans = await c.waitForSpans(3, 10_000, ofHog);
     await expect.poll(() => new Set(c.dataPoints(Metric.kills).filter((p) => p.attributes[Attr.source] === 'bpf').map((p) => p.transport)).size, { timeout: 10_000 }).toBe(3);
 
     const by = <T extends { transport: Transport }>(items: T[], protocol: Transport): T => {
@@ -55,6 +57,7 @@ describeKernel('OTLP over gRPC and HTTP', () => {
       return found[0] as T;
     };
     const grpcRecord = by(records, 'grpc');
+    const grpcSpan = by(spans, 'grpc');
     // The counter may go out more than once (each export carries the cumulative count): the latest.
     const latestPoint = (protocol: Transport): ReceivedDataPoint | undefined =>
       c.dataPoints(Metric.kills).filter((p) => p.attributes[Attr.source] === 'bpf' && p.transport === protocol).at(-1);
@@ -72,6 +75,17 @@ describeKernel('OTLP over gRPC and HTTP', () => {
       // The kernel's time of the kill, read by each observer's own program: the same to the millisecond.
       expect(Number(record.timeUnixNano - grpcRecord.timeUnixNano) / 1e6).toBeCloseTo(0, -1);
 
+      const span = by(spans, protocol);
+      expect({ ...span, attributes: common(span.attributes) }).toMatchObject({
+        resource: grpcSpan.resource,
+        scopeName: grpcSpan.scopeName,
+        name: grpcSpan.name,
+        kind: grpcSpan.kind,
+        status: grpcSpan.status,
+        attributes: common(grpcSpan.attributes),
+      });
+      expect(span.events.map((e) => e.name)).toEqual(grpcSpan.events.map((e) => e.name));
+
       // Without Kubernetes names the series is the node's (other tests' kills on this machine count in it too).
       expect(latestPoint(protocol)).toMatchObject({ attributes: grpcPoint?.attributes, resource: grpcPoint?.resource, monotonic: true, temporality: 'cumulative' });
       expect(latestPoint(protocol)?.value).toBeGreaterThanOrEqual(1);
@@ -84,13 +98,14 @@ describeKernel('OTLP over gRPC and HTTP', () => {
     const receiver = startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint,
+      OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_METRIC_EXPORT_INTERVAL: '500',
     });
     receivers = [receiver];
     await receiver.waitForLine(/"source: bpf, /);
     const cgroup = await scratch({ limitMiB: 32 });
     await startHog(cgroup.dir).exited;
-    for (const signal of ['logs', 'metrics']) {
+    for (const signal of ['logs', 'metrics', 'traces']) {
       const line = JSON.parse(await receiver.waitForLine(new RegExp(`"OTLP ${signal} export to [^"]* failed`), 15_000)) as Record<string, unknown>;
       expect(line).toMatchObject({ level: 'warn', signal, endpoint: `${c.endpoint}/v1/${signal}` });
       expect(line.error).toEqual(expect.any(String));
@@ -99,7 +114,7 @@ describeKernel('OTLP over gRPC and HTTP', () => {
     // Bounded: the exports keep failing several times a second, the warnings do not.
     await new Promise((r) => setTimeout(r, 4000));
     const warnings = receiver.stderrLines().filter((l) => /"OTLP \w+ export to .* failed/.test(l));
-    expect(warnings.length).toBeLessThanOrEqual(2);
+    expect(warnings.length).toBeLessThanOrEqual(3);
     expect(c.logRecords()).toEqual([]);
   }, 60_000);
 });
