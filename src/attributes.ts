@@ -32,9 +32,13 @@ export const Metric = {
 export const Sem = {
   serviceName: 'service.name',
   serviceVersion: 'service.version',
+  /** Stable per node: a UUID v5 of the cluster and node names (src/agent-identity.ts). */
   serviceInstanceId: 'service.instance.id',
   hostName: 'host.name',
-  eventName: 'event.name',
+  /** From configuration (--cluster-name): Kubernetes has no name for its cluster. */
+  k8sClusterName: 'k8s.cluster.name',
+  /** The kube-system namespace's UID, as the Collector's k8sattributes processor derives it. */
+  k8sClusterUid: 'k8s.cluster.uid',
   k8sNodeName: 'k8s.node.name',
   k8sNamespaceName: 'k8s.namespace.name',
   k8sPodName: 'k8s.pod.name',
@@ -48,10 +52,11 @@ export const Sem = {
   k8sJobName: 'k8s.job.name',
   k8sCronJobName: 'k8s.cronjob.name',
   containerId: 'container.id',
-  containerRuntime: 'container.runtime',
+  containerRuntimeName: 'container.runtime.name',
   containerImageName: 'container.image.name',
   containerImageTags: 'container.image.tags',
   processPid: 'process.pid',
+  /** The basename of the executable (the kernel's mm->exe_file), not comm: only where the source reads it. */
   processExecutableName: 'process.executable.name',
   processUserId: 'process.user.id',
   threadId: 'thread.id',
@@ -64,6 +69,11 @@ export const podAnnotationAttribute = (key: string): string => `k8s.pod.annotati
 /** Our own attributes. */
 export const Attr = {
   eventId: `${PREFIX}.event.id`,
+  /**
+   * The record's event name copied to an attribute by the sidecar Collector for Loki, which drops the
+   * EventName field (the conventions' event.name attribute is deprecated in favour of that field).
+   */
+  eventName: `${PREFIX}.event.name`,
   oomId: `${PREFIX}.oom.id`,
   source: `${PREFIX}.source`,
   hook: `${PREFIX}.hook`,
@@ -73,7 +83,11 @@ export const Attr = {
   /** The victim was PID 1 of its PID namespace: only then does Kubernetes report OOMKilled. */
   mainProcess: `${PREFIX}.victim.main_process`,
   namespacePid: `${PREFIX}.victim.namespace_pid`,
+  /** The kernel's task name (comm, 15 bytes at most): the conventions have no name for it. */
+  comm: `${PREFIX}.victim.comm`,
+  /** The exact bytes of a name that is not valid UTF-8. */
   commRawHex: `${PREFIX}.victim.comm_raw_hex`,
+  executableNameRawHex: `${PREFIX}.victim.executable_name_raw_hex`,
   oomScoreAdj: `${PREFIX}.victim.oom_score_adj`,
   totalVmBytes: `${PREFIX}.victim.total_vm_bytes`,
   anonRssBytes: `${PREFIX}.victim.anon_rss_bytes`,

@@ -41,6 +41,8 @@ export interface Config {
   /** How often kernel OOM counters are compared with the kills seen; 0: never. */
   reconcileIntervalMs: number;
   nodeName: string;
+  /** k8s.cluster.name: Kubernetes has no name for its cluster, so it is configured. */
+  clusterName?: string;
   kubernetes: {
     enabled: boolean;
     kubeconfig?: string;
@@ -94,6 +96,7 @@ export const SETTINGS = {
   cgroupPollMs: { flag: 'cgroup-poll-ms', env: 'OOMKILL_CGROUP_POLL_MS', kind: 'string', help: 'cgroup source: poll interval on cgroup v1 (default 1000)' },
   reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 5000)' },
   nodeName: { flag: 'node-name', env: 'NODE_NAME', kind: 'string', help: 'this node (default the host name; set from the downward API)' },
+  clusterName: { flag: 'cluster-name', env: 'OOMKILL_CLUSTER_NAME', kind: 'string', help: 'this cluster\'s name, exported as k8s.cluster.name (default: none)' },
   kubernetes: { flag: 'kubernetes', env: 'OOMKILL_KUBERNETES', kind: 'string', help: 'auto | on | off: look up pods in the API server (auto: in a cluster or with a kubeconfig)' },
   kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', kind: 'string', help: 'kubeconfig file (default: in-cluster service account)' },
   podWaitMs: { flag: 'pod-wait-ms', env: 'OOMKILL_POD_WAIT_MS', kind: 'string', help: 'how long a kill waits for a pod the cache does not know yet (default 2000)' },
@@ -197,6 +200,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (!label.test(key)) problems.push(`'${key}' is not a valid label or annotation key`);
   }
 
+  const clusterName = value('clusterName');
+  if (clusterName !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/.test(clusterName)) {
+    problems.push(`${where('clusterName')}: '${clusterName}' is not a cluster name (letters, digits, '.', '_', '-', at most 253, starting and ending with a letter or digit)`);
+  }
+
   let health: Config['health'];
   const healthAddr = value('healthAddr');
   if (healthAddr !== undefined) {
@@ -242,6 +250,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     cgroup: { ...(value('cgroupRoot') !== undefined && { root: value('cgroupRoot') }), pollIntervalMs: integer('cgroupPollMs', 1000, 10, 600_000) },
     reconcileIntervalMs: integer('reconcileMs', 5000, 0, 3_600_000),
     nodeName: value('nodeName') ?? hostname(),
+    ...(clusterName !== undefined && { clusterName }),
     kubernetes: {
       enabled: kubernetesSwitch === 'on' || (kubernetesSwitch === 'auto' && (inCluster || kubeconfig !== undefined)),
       ...(kubeconfig !== undefined && { kubeconfig }),

@@ -2,9 +2,10 @@
 // and nowhere else knows them all.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
-import { Sem } from './attributes.ts';
+import { agentAttributes } from './agent-identity.ts';
 import { ConfigError, helpText, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { runDemo } from './demo/demo.ts';
@@ -40,6 +41,8 @@ import { supervise } from './sources/supervisor.ts';
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 /** SIGTERM must not wait on a dead collector forever: what is not out by then stays in the spool. */
 const SHUTDOWN_BUDGET_MS = 10_000;
+/** How long start-up waits for the kube-system namespace's UID (k8s.cluster.uid). */
+const CLUSTER_UID_WAIT_MS = 2000;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let config: Readonly<Config>;
@@ -61,9 +64,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const logger = createLogger({ level: config.logLevel });
   const prometheus = config.export.metrics.prometheus && new PrometheusEndpoint({ ...config.export.metrics.prometheus, logger });
-  const exporter = await createExporter(config, await agentResource(config), prometheus, logger);
+  const kubeConfig = config.kubernetes.enabled ? await loadKubeConfig(config) : undefined;
+  const clusterUid = kubeConfig && await lookUpClusterUid(kubeConfig, logger);
+  const exporter = await createExporter(config, await agentResource(config, clusterUid?.uid), prometheus, logger);
+  if (clusterUid?.uid === undefined && kubeConfig) exporter.recordReceiverEvent('enrichment', 'cluster-uid-unavailable');
   const heartbeat = createHeartbeat(exporter, logger);
-  const enricher = await createEnricher(config, exporter, logger);
+  const enricher = await createEnricher(config, kubeConfig, exporter, logger);
   let health: HealthServer | undefined;
   let source: Source | undefined;
   let demoWatcher: ((kill: EnrichedKill) => void) | undefined;
@@ -176,12 +182,9 @@ function createReconciler(config: Readonly<Config>, pipeline: Pipeline, source: 
   });
 }
 
-async function createEnricher(config: Readonly<Config>, exporter: KillExporter, logger: Logger): Promise<Enricher> {
-  if (!config.kubernetes.enabled) return createCgroupEnricher();
+async function loadKubeConfig(config: Readonly<Config>): Promise<KubeConfig> {
   // Loaded only when used: the Kubernetes client costs memory a node without it should not pay.
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const { startPodCache } = await import('./enrichment/pod-cache.ts');
-  const { createKubernetesEnricher } = await import('./enrichment/kubernetes-enricher.ts');
   const kubeConfig = new KubeConfig();
   try {
     if (config.kubernetes.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubernetes.kubeconfig);
@@ -189,6 +192,30 @@ async function createEnricher(config: Readonly<Config>, exporter: KillExporter, 
   } catch (error) {
     throw new Error(`Kubernetes: cannot load ${config.kubernetes.kubeconfig ?? 'the in-cluster configuration'}: ${(error as Error).message}`, { cause: error });
   }
+  return kubeConfig;
+}
+
+/**
+ * k8s.cluster.uid, read once at start, before any source runs, and bounded: an API server that does not
+ * answer costs at most CLUSTER_UID_WAIT_MS of start-up, and the receiver goes on without the attribute.
+ */
+async function lookUpClusterUid(kubeConfig: KubeConfig, logger: Logger): Promise<{ uid?: string }> {
+  const { readClusterUid } = await import('./enrichment/cluster-uid.ts');
+  try {
+    return { uid: await readClusterUid(kubeConfig, CLUSTER_UID_WAIT_MS) };
+  } catch (error) {
+    logger.warn('k8s.cluster.uid is not exported: cannot read the kube-system namespace, whose UID stands for the cluster\'s', {
+      error,
+      fix: 'grant the receiver get on namespaces/kube-system (deploy/rbac.yaml does), or set k8s.cluster.uid in OTEL_RESOURCE_ATTRIBUTES',
+    });
+    return {};
+  }
+}
+
+async function createEnricher(config: Readonly<Config>, kubeConfig: KubeConfig | undefined, exporter: KillExporter, logger: Logger): Promise<Enricher> {
+  if (kubeConfig === undefined) return createCgroupEnricher();
+  const { startPodCache } = await import('./enrichment/pod-cache.ts');
+  const { createKubernetesEnricher } = await import('./enrichment/kubernetes-enricher.ts');
   const cache = startPodCache({
     kubeConfig,
     nodeName: config.nodeName,
@@ -283,14 +310,13 @@ async function createExporter(config: Readonly<Config>, resource: Resource, prom
 }
 
 /** The agent's identity; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK's detector) win. */
-async function agentResource(config: Readonly<Config>): Promise<Resource> {
-  const base = resourceFromAttributes({
-    [Sem.serviceName]: 'oomkill-receiver',
-    [Sem.serviceVersion]: VERSION,
-    // In a pod, hostname() is the pod's name, which changes at every rollout; the node is the host.
-    [Sem.hostName]: config.nodeName,
-    [Sem.k8sNodeName]: config.nodeName,
-  });
+async function agentResource(config: Readonly<Config>, clusterUid: string | undefined): Promise<Resource> {
+  const base = resourceFromAttributes(agentAttributes({
+    version: VERSION,
+    nodeName: config.nodeName,
+    ...(config.clusterName !== undefined && { clusterName: config.clusterName }),
+    ...(clusterUid !== undefined && { clusterUid }),
+  }));
   const detected = detectResources({ detectors: [envDetector] });
   await detected.waitForAsyncAttributes?.();
   return base.merge(detected);

@@ -92,6 +92,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes the cluster\'s name, and refuses one that is not a name', () => {
+    expect(loadConfig(['--cluster-name', 'prod-eu-1'], {}).clusterName).toBe('prod-eu-1');
+    expect(loadConfig([], { OOMKILL_CLUSTER_NAME: 'gke_proj_europe-west1_main' }).clusterName).toBe('gke_proj_europe-west1_main');
+    expect(loadConfig([], {}).clusterName).toBeUndefined();
+    expect(problems(['--cluster-name', 'prod eu'])).toEqual([
+      "--cluster-name (OOMKILL_CLUSTER_NAME): 'prod eu' is not a cluster name (letters, digits, '.', '_', '-', at most 253, starting and ending with a letter or digit)",
+    ]);
+  });
+
   it('prefers flags over environment variables', () => {
     expect(loadConfig(['--source', 'kmsg'], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('kmsg');
     expect(loadConfig([], { OOMKILL_SOURCE: 'cgroup' }).source).toBe('cgroup');

@@ -12,7 +12,7 @@ export function identityAttributes(identity: CgroupIdentity): Attributes {
   const attributes: Attributes = {};
   if (identity.podUid !== undefined) attributes[Sem.k8sPodUid] = identity.podUid;
   if (identity.containerId !== undefined) attributes[Sem.containerId] = identity.containerId;
-  if (identity.runtime !== undefined) attributes[Sem.containerRuntime] = identity.runtime;
+  if (identity.runtime !== undefined) attributes[Sem.containerRuntimeName] = identity.runtime;
   if (identity.qosClass !== undefined) attributes[Attr.qosClass] = identity.qosClass;
   return attributes;
 }

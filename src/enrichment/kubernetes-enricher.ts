@@ -59,7 +59,7 @@ export function createKubernetesEnricher(options: KubernetesEnricherOptions): En
         resource[Sem.containerImageName] = image.name;
         if (image.tag !== undefined) resource[Sem.containerImageTags] = [image.tag];
         const runtime = containerIdFromStatus(status.containerID)?.runtime;
-        if (runtime !== undefined) resource[Sem.containerRuntime] = runtime;
+        if (runtime !== undefined) resource[Sem.containerRuntimeName] = runtime;
       }
       for (const key of options.podLabels ?? []) {
         const value = meta.labels?.[key];

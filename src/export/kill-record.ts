@@ -75,7 +75,9 @@ export function killAttributes({ kill, identity, enrichment }: EnrichedKill): At
   set(Sem.processPid, kill.victim.pid);
   set(Sem.threadId, kill.victim.tid);
   set(Attr.namespacePid, kill.victim.namespacePid);
-  set(Sem.processExecutableName, kill.victim.comm?.text);
+  set(Sem.processExecutableName, kill.victim.executableName?.text);
+  set(Attr.executableNameRawHex, kill.victim.executableName?.rawHex);
+  set(Attr.comm, kill.victim.comm?.text);
   set(Attr.commRawHex, kill.victim.comm?.rawHex);
   set(Sem.processUserId, kill.victim.uid);
   set(Attr.oomScoreAdj, kill.victim.oomScoreAdj);

@@ -278,11 +278,12 @@ describe('deploy/ manifests', () => {
     expect(service.spec.selector).toEqual(gateway.spec.template.metadata.labels);
   });
 
-  it('grant exactly what the pod cache reads', () => {
+  it('grant exactly what the pod cache and the cluster UID read', () => {
     expect(find('ClusterRole', 'oomkill-receiver').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['namespaces'], resourceNames: ['kube-system'], verbs: ['get'] },
     ]);
     expect(find('ClusterRoleBinding', 'oomkill-receiver').subjects).toEqual([{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: 'oomkill-receiver' }]);
   });
@@ -601,7 +602,7 @@ describe('Collector configs', () => {
     const config = parse(expand(read('otel-config/collector-sidecar.yaml'), {})) as Manifest;
     expect(Object.values<Manifest>(config.receivers.otlp.protocols).map((p) => p.endpoint)).toEqual(['localhost:4317']);
     const statements = config.processors['transform/event-name'].log_statements.flatMap((s: Manifest) => s.statements);
-    expect(statements).toEqual([`set(log.attributes["${Sem.eventName}"], log.event_name) where log.event_name != ""`]);
+    expect(statements).toEqual([`set(log.attributes["${Attr.eventName}"], log.event_name) where log.event_name != ""`]);
   });
 });
 
@@ -737,7 +738,7 @@ describe('Grafana dashboard', () => {
     const [query] = logs.targets.map((t) => t.expr) as [string];
     // Resource attributes Loki indexes by default may select streams; record attributes are filters.
     expect(query).toMatch(new RegExp(`^\\{${prom(Sem.serviceName)}="${envOf(receiver).OTEL_SERVICE_NAME}"[,}]`));
-    expect(query).toContain(`| ${prom(Sem.eventName)}="${EVENT_NAME}"`);
+    expect(query).toContain(`| ${prom(Attr.eventName)}="${EVENT_NAME}"`);
     expect(query).toContain(`| ${prom(Sem.k8sNodeName)}=~"$node"`);
   });
 });

@@ -10,7 +10,7 @@ describe('identityAttributes', () => {
     expect(identityAttributes({ isKubernetes: true, podUid: UID, containerId: ID, runtime: 'cri-o', qosClass: 'besteffort' })).toEqual({
       'k8s.pod.uid': UID,
       'container.id': ID,
-      'container.runtime': 'cri-o',
+      'container.runtime.name': 'cri-o',
       'oomkill.pod.qos_class': 'besteffort',
     });
   });
@@ -39,7 +39,7 @@ describe('createCgroupEnricher', () => {
     const identity = parseCgroupPath(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replaceAll('-', '_')}.slice/cri-containerd-${ID}.scope`);
     const enrichment = await enricher.enrich(identity);
     expect(enrichment).toEqual({
-      resource: { 'k8s.pod.uid': UID, 'container.id': ID, 'container.runtime': 'containerd', 'oomkill.pod.qos_class': 'burstable' },
+      resource: { 'k8s.pod.uid': UID, 'container.id': ID, 'container.runtime.name': 'containerd', 'oomkill.pod.qos_class': 'burstable' },
     });
     expect('partial' in enrichment).toBe(false);
     expect(enrichment.workload).toBeUndefined();
@@ -52,6 +52,6 @@ describe('createCgroupEnricher', () => {
 
   it('stops at once and still answers afterwards', async () => {
     await expect(enricher.stop()).resolves.toBeUndefined();
-    expect(await enricher.enrich(parseCgroupPath(`/docker/${ID}`))).toEqual({ resource: { 'container.id': ID, 'container.runtime': 'docker' } });
+    expect(await enricher.enrich(parseCgroupPath(`/docker/${ID}`))).toEqual({ resource: { 'container.id': ID, 'container.runtime.name': 'docker' } });
   });
 });

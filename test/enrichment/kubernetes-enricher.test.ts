@@ -51,7 +51,7 @@ describe('Kubernetes enrichment', () => {
     const result = await enrich(UID, id('a'));
     expect(result).toEqual({
       resource: {
-        'k8s.pod.uid': UID, 'container.id': id('a'), 'container.runtime': 'containerd', 'oomkill.pod.qos_class': 'burstable',
+        'k8s.pod.uid': UID, 'container.id': id('a'), 'container.runtime.name': 'containerd', 'oomkill.pod.qos_class': 'burstable',
         'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-5f7c9d-x2x9z', 'k8s.container.name': 'app', 'k8s.container.restart_count': 3,
         'container.image.name': 'registry.example:5000/shop/cart', 'container.image.tags': ['2.4.1'],
         'k8s.replicaset.name': 'cart-5f7c9d', 'k8s.deployment.name': 'cart',

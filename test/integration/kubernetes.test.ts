@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { serviceInstanceId } from '../../src/agent-identity.ts';
 import { Attr, Sem } from '../../src/attributes.ts';
 import { startHog } from '../../src/demo/scratch-cgroup.ts';
 import type { ScratchCgroup } from '../../src/demo/scratch-cgroup.ts';
@@ -17,6 +18,8 @@ import { startReceiver } from '../support/receiver-process.ts';
 import type { ReceiverProcess } from '../support/receiver-process.ts';
 
 const NODE = 'node-under-test';
+const CLUSTER = 'prod-eu';
+const KUBE_SYSTEM_UID = '218fc5a9-a5f1-4b54-aa05-46717d0ab26d';
 
 describeKernel('real OOM kills, named from the Kubernetes API', () => {
   const scratch = scratchCgroups('kubernetes');
@@ -28,8 +31,9 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
 
   beforeAll(async () => {
     api = await startFakeApiServer();
+    api.upsert({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'kube-system', uid: KUBE_SYSTEM_UID } });
     collector = await startOtlpReceiver();
-    receiver = startReceiver(['run', '--source', 'bpf', '--kubeconfig', api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kc-'))), '--pod-wait-ms', '1000'], {
+    receiver = startReceiver(['run', '--source', 'bpf', '--kubeconfig', api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kc-'))), '--pod-wait-ms', '1000', '--cluster-name', CLUSTER], {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
       NODE_NAME: NODE,
     });
@@ -64,7 +68,12 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
       [Sem.k8sNamespaceName]: 'shop', [Sem.k8sPodName]: 'checkout-6c8f-aaaaa', [Sem.k8sPodUid]: cgroup.podUid,
       [Sem.k8sContainerName]: 'server', [Sem.containerId]: cgroup.containerId, [Sem.k8sDeploymentName]: 'checkout',
       [Sem.k8sReplicaSetName]: 'checkout-6c8f', [Sem.k8sNodeName]: NODE, [Sem.containerImageName]: 'shop/checkout',
+      // The cluster: its configured name, and the kube-system namespace's UID as the k8sattributes processor reads it.
+      [Sem.k8sClusterName]: CLUSTER, [Sem.k8sClusterUid]: KUBE_SYSTEM_UID,
+      [Sem.serviceInstanceId]: serviceInstanceId(NODE, CLUSTER),
     });
+    // Read once, that namespace only: what deploy/rbac.yaml grants.
+    expect(api.requests().filter((r) => /^\w+ \/api\/v1\/namespaces(\/[^/?]+)?(\?|$)/.test(r))).toEqual(['GET /api/v1/namespaces/kube-system']);
     expect(record?.attributes).toMatchObject({ [Attr.mainProcess]: false, [Attr.workloadKind]: 'Deployment', [Attr.workloadName]: 'checkout' });
     expect(record?.attributes[Attr.enrichmentPartial]).toBe(false);
     expect(record?.body).toMatch(/in pod shop\/checkout-6c8f-aaaaa container server/);
@@ -74,6 +83,9 @@ describeKernel('real OOM kills, named from the Kubernetes API', () => {
       [Attr.workloadKind]: 'Deployment', [Attr.workloadName]: 'checkout', [Attr.mainProcess]: false,
     });
     expect(collector.dataPoints('oomkill.kills').filter((p) => Sem.k8sPodName in p.attributes || Sem.k8sPodUid in p.attributes)).toEqual([]);
+    // The counters carry the same identity.
+    expect(collector.dataPoints('oomkill.kills').at(-1)?.resource)
+      .toMatchObject({ [Sem.k8sClusterName]: CLUSTER, [Sem.k8sClusterUid]: KUBE_SYSTEM_UID, [Sem.serviceInstanceId]: serviceInstanceId(NODE, CLUSTER) });
   });
 
   it('flags the container\'s main process (PID 1 of its PID namespace), the kill Kubernetes reports as OOMKilled', async () => {

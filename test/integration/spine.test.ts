@@ -43,10 +43,10 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
       [Sem.k8sNodeName]: 'node-under-test',
       [Sem.k8sPodUid]: cgroup.podUid,
       [Sem.containerId]: cgroup.containerId,
-      [Sem.containerRuntime]: 'containerd',
+      [Sem.containerRuntimeName]: 'containerd',
     });
     expect(record?.attributes).toMatchObject({
-      [Sem.processExecutableName]: HOG_NAME,
+      [Attr.comm]: HOG_NAME,
       [Attr.cgroupPath]: cgroup.path,
       [Attr.constraint]: 'memcg',
       [Attr.mainProcess]: false,
@@ -81,7 +81,7 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
     expect(await hog.exited).toBe('SIGKILL');
     const [record] = await collector.waitForLogRecords(1, 10_000, forPid(hog.pid));
     // The attribute holds the name decoded (U+FFFD for the invalid bytes) and the exact bytes in hex.
-    expect(record?.attributes[Sem.processExecutableName]).toBe(new TextDecoder().decode(name));
+    expect(record?.attributes[Attr.comm]).toBe(new TextDecoder().decode(name));
     expect(record?.attributes[Attr.commRawHex]).toBe(name.toString('hex'));
     // The one-line body shows control characters as escapes: nothing in it can move a terminal's cursor.
     expect(record?.body).toContain('(\"\'\\x0a\\x1b]0;pwn\\x07\ufffd\ufffd$()');

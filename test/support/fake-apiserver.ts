@@ -21,6 +21,7 @@ export interface OwnerReference { apiVersion: string; kind: string; name: string
 interface Resource { group: string; version: string; plural: string; kind: string }
 const RESOURCES: Resource[] = [
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
+  { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' },
   { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },
