@@ -46,7 +46,9 @@ describeKernel('a real OOM kill, exported over OTLP gRPC', () => {
       [Sem.containerRuntimeName]: 'containerd',
     });
     expect(record?.attributes).toMatchObject({
+      // The kernel's task name (the hog renames itself) and the executable it runs are two things.
       [Attr.comm]: HOG_NAME,
+      [Sem.processExecutableName]: 'tail',
       [Attr.cgroupPath]: cgroup.path,
       [Attr.constraint]: 'memcg',
       [Attr.mainProcess]: false,
