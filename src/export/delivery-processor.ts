@@ -18,6 +18,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { Attr } from '../attributes.ts';
 import type { Logger } from '../log.ts';
 import type { ExportFailures } from './export-failures.ts';
+import { FreshExporter } from './fresh-exporter.ts';
 
 /** What the delivery needs of an exporter: the SDK's log record and span exporters both fit. */
 export interface DeliveryExporter<T> {
@@ -62,7 +63,7 @@ class Delivery<T extends Deliverable> {
   readonly #options: DeliveryOptions<T>;
   readonly #queue: T[] = [];
   readonly #queued = new Set<string>();
-  #exporter: DeliveryExporter<T>;
+  readonly #exporter: FreshExporter<DeliveryExporter<T>>;
   #wake: (() => void) | undefined;
   #idle: Array<() => void> = [];
   #overflowed = false;
@@ -72,7 +73,10 @@ class Delivery<T extends Deliverable> {
 
   constructor(options: DeliveryOptions<T>) {
     this.#options = options;
-    this.#exporter = options.createExporter();
+    this.#exporter = new FreshExporter(options.createExporter, {
+      ...(options.minBackoffMs !== undefined && { minMs: options.minBackoffMs }),
+      ...(options.maxBackoffMs !== undefined && { maxMs: options.maxBackoffMs }),
+    });
     this.#loop = this.#run();
   }
 
@@ -115,11 +119,10 @@ class Delivery<T extends Deliverable> {
     this.#stopped = true;
     this.#wake?.();
     await this.#loop;
-    await this.#exporter.shutdown().catch(() => {});
+    await this.#exporter.shutdown();
   }
 
   async #run(): Promise<void> {
-    let backoff = this.#options.minBackoffMs ?? 250;
     while (!this.#stopped) {
       if (this.#queue.length === 0) {
         for (const done of this.#idle.splice(0)) done();
@@ -139,7 +142,7 @@ class Delivery<T extends Deliverable> {
         this.#options.failures?.succeeded();
         this.#take(batch.length, ids);
         this.#options.onDelivered?.(ids);
-        backoff = this.#options.minBackoffMs ?? 250;
+        this.#exporter.succeeded();
         continue;
       }
       const code = (result.error as { code?: number } | undefined)?.code;
@@ -155,12 +158,7 @@ class Delivery<T extends Deliverable> {
       }
       this.#options.failures?.failed(result.error);
       this.#options.onRetry?.(batch.length);
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-      backoff = Math.min(backoff * 2, this.#options.maxBackoffMs ?? 2000);
-      // A fresh exporter, so a fresh channel: grpc-js would otherwise wait out its own reconnect backoff.
-      const stale = this.#exporter;
-      this.#exporter = this.#options.createExporter();
-      void stale.shutdown().catch(() => {});
+      await this.#exporter.failed();
     }
     for (const done of this.#idle.splice(0)) done();
   }
@@ -173,7 +171,7 @@ class Delivery<T extends Deliverable> {
   #export(batch: T[]): Promise<ExportResult> {
     return new Promise((resolve) => {
       try {
-        this.#exporter.export(batch, resolve);
+        this.#exporter.current.export(batch, resolve);
       } catch (error) {
         resolve({ code: ExportResultCode.FAILED, error: error as Error });
       }

@@ -11,6 +11,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import { AggregationTemporality, AggregationType } from '@opentelemetry/sdk-metrics';
 import type { AggregationOption, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ExportFailures } from './export-failures.ts';
+import { FreshExporter } from './fresh-exporter.ts';
 
 export interface MetricDeliveryOptions {
   /** Makes the exporter; called again after each failed attempt, for a fresh connection. */
@@ -25,7 +26,7 @@ export interface MetricDeliveryOptions {
 
 export class MetricDelivery implements PushMetricExporter {
   readonly #options: MetricDeliveryOptions;
-  #exporter: PushMetricExporter;
+  readonly #exporter: FreshExporter<PushMetricExporter>;
   /** The newest collection not yet delivered. */
   #pending: ResourceMetrics | undefined;
   /** The reader's callbacks, answered after the next attempt: it must not wait through an outage. */
@@ -40,7 +41,10 @@ export class MetricDelivery implements PushMetricExporter {
 
   constructor(options: MetricDeliveryOptions) {
     this.#options = options;
-    this.#exporter = options.createExporter();
+    this.#exporter = new FreshExporter(options.createExporter, {
+      ...(options.minBackoffMs !== undefined && { minMs: options.minBackoffMs }),
+      ...(options.maxBackoffMs !== undefined && { maxMs: options.maxBackoffMs }),
+    });
     this.#loop = this.#run();
   }
 
@@ -56,11 +60,11 @@ export class MetricDelivery implements PushMetricExporter {
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
     // Cumulative unless the exporter says otherwise (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
-    return this.#exporter.selectAggregationTemporality?.(instrumentType) ?? AggregationTemporality.CUMULATIVE;
+    return this.#exporter.current.selectAggregationTemporality?.(instrumentType) ?? AggregationTemporality.CUMULATIVE;
   }
 
   selectAggregation(instrumentType: InstrumentType): AggregationOption {
-    return this.#exporter.selectAggregation?.(instrumentType) ?? { type: AggregationType.DEFAULT };
+    return this.#exporter.current.selectAggregation?.(instrumentType) ?? { type: AggregationType.DEFAULT };
   }
 
   /**
@@ -86,12 +90,10 @@ export class MetricDelivery implements PushMetricExporter {
     this.#wake?.();
     await this.#loop;
     for (const done of this.#waiting.splice(0)) done({ code: ExportResultCode.FAILED, error: new Error('shut down before delivery') });
-    await this.#exporter.shutdown().catch(() => {});
+    await this.#exporter.shutdown();
   }
 
   async #run(): Promise<void> {
-    const min = this.#options.minBackoffMs ?? 250;
-    let backoff = min;
     while (!this.#stopped) {
       const metrics = this.#pending;
       if (metrics === undefined) {
@@ -109,18 +111,13 @@ export class MetricDelivery implements PushMetricExporter {
       this.#failing = result.code !== ExportResultCode.SUCCESS;
       if (result.code === ExportResultCode.SUCCESS) {
         this.#options.failures?.succeeded();
-        backoff = min;
+        this.#exporter.succeeded();
         continue;
       }
       this.#options.failures?.failed(result.error);
       this.#options.onRetry?.();
       this.#pending ??= metrics; // a newer collection, if one came meanwhile, holds these counts and more
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-      backoff = Math.min(backoff * 2, this.#options.maxBackoffMs ?? 2000);
-      // A fresh exporter, so a fresh channel: grpc-js would otherwise wait out its own reconnect backoff.
-      const stale = this.#exporter;
-      this.#exporter = this.#options.createExporter();
-      void stale.shutdown().catch(() => {});
+      await this.#exporter.failed();
     }
     for (const done of this.#idle.splice(0)) done();
   }
@@ -128,7 +125,7 @@ export class MetricDelivery implements PushMetricExporter {
   #send(metrics: ResourceMetrics): Promise<ExportResult> {
     return new Promise((resolve) => {
       try {
-        this.#exporter.export(metrics, resolve);
+        this.#exporter.current.export(metrics, resolve);
       } catch (error) {
         resolve({ code: ExportResultCode.FAILED, error: error as Error });
       }

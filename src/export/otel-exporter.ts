@@ -102,21 +102,26 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   const backlog = (signal: Signal, isQueued: (id: string) => boolean): EnrichedKill[] =>
     (spool?.pending() ?? []).filter((k) => !isQueued(k.kill.eventId) && settled.get(k.kill.eventId)?.by.has(signal) !== true);
 
+  /** What a signal's delivery reports: settled kills leave the spool, every outcome is counted. */
+  const outcomes = (signal: Signal, stage: string) => ({
+    onDelivered: (ids: string[]): void => {
+      settle(signal, ids, false);
+      metrics.recordReceiverEvent(stage, 'delivered', ids.length);
+    },
+    onRejected: (ids: string[]): void => {
+      settle(signal, ids, true);
+      metrics.recordReceiverEvent(stage, 'rejected', ids.length);
+    },
+    onRetry: (count: number): void => metrics.recordReceiverEvent(stage, 'retried', count),
+  });
+
   let emitRecord: (kill: EnrichedKill) => void;
   const processor = new DeliveryProcessor({
     createExporter: options.createLogExporter,
     ...(options.logFailures && { failures: options.logFailures }),
     ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
     logger: options.logger,
-    onDelivered: (ids) => {
-      settle('logs', ids, false);
-      metrics.recordReceiverEvent('export', 'delivered', ids.length);
-    },
-    onRejected: (ids) => {
-      settle('logs', ids, true);
-      metrics.recordReceiverEvent('export', 'rejected', ids.length);
-    },
-    onRetry: (count) => metrics.recordReceiverEvent('export', 'retried', count),
+    ...outcomes('logs', 'export'),
     // Records that did not fit in memory wait in the spool: send them now that there is room.
     onBacklog: () => {
       for (const kill of backlog('logs', (id) => processor.isQueued(id))) emitRecord(kill);
@@ -129,15 +134,7 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     ...(options.maxVictimResources !== undefined && { maxVictimResources: options.maxVictimResources }),
     agentAttributes: options.agentResource.attributes as Attributes,
     logger: options.logger,
-    onDelivered: (ids) => {
-      settle('traces', ids, false);
-      metrics.recordReceiverEvent('traces-export', 'delivered', ids.length);
-    },
-    onRejected: (ids) => {
-      settle('traces', ids, true);
-      metrics.recordReceiverEvent('traces-export', 'rejected', ids.length);
-    },
-    onRetry: (count) => metrics.recordReceiverEvent('traces-export', 'retried', count),
+    ...outcomes('traces', 'traces-export'),
     onBacklog: () => {
       for (const kill of backlog('traces', (id) => spans?.isQueued(id) === true)) spans?.emit(kill);
     },
