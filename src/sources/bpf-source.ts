@@ -284,6 +284,9 @@ export class KillConverter {
       observedUnixNano,
       // Every victim of one OOM carries its first (chosen) victim's identity.
       oomId: k.oomVictimTgid !== 0 ? killEventId(boot, k.oomVictimTgid, k.oomVictimStartTimeNs) : eventId,
+      // An oom_kill_process program saw the OOM itself (its id is the boot time it ran); an inferred id is
+      // only the first victim's kill time, not when the kernel began to handle the OOM.
+      ...(!has(KillFlag.oomIdInferred) && k.oomId !== 0n && k.oomId <= k.boottimeNs && { oomStartUnixNano: k.oomId + this.#realtimeMinusBoottime }),
       hook: k.hook,
       constraint: k.constraint,
       constraintInferred: has(KillFlag.constraintInferred),
