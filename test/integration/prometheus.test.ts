@@ -186,7 +186,7 @@ describeKernel('a real Prometheus scraping a receiver that sees real OOM kills',
     for (const want of expected) expect(alerts).toContainEqual(want);
     // The annotation that finds the pods selects the kill records of exactly that workload, container and node.
     const checkout = rules.find((r) => r.name === 'OOMKillInNamespace')?.alerts?.find((a) => a.labels[label(Attr.workloadName)] === 'checkout');
-    expect(checkout?.annotations.loki_query).toBe(`{service_name="oomkill-receiver", k8s_namespace_name="shop", k8s_container_name="server"} | event_name="oomkill.kill" | oomkill_workload_kind="Deployment" | oomkill_workload_name="checkout" | k8s_node_name="${NODE}"`);
+    expect(checkout?.annotations.loki_query).toBe(`{service_name="oomkill-receiver", k8s_namespace_name="shop", k8s_container_name="server"} | oomkill_event_name="oomkill.kill" | oomkill_workload_kind="Deployment" | oomkill_workload_name="checkout" | k8s_node_name="${NODE}"`);
     expect(checkout?.annotations.description).toBe(`3 process(es) of container server of Deployment shop/checkout on node ${NODE} were OOM-killed in the last 5 minutes. The pods: loki_query or log_query.`);
   }, 200_000);
 
