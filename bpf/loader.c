@@ -240,7 +240,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'h':
 			if (!parse_hooks(optarg, o->hooks)) {
-				say("--hook: unknown hook in '%s' (known: fentry, kprobe, tp_btf, raw_tp, auto)", optarg);
+				say("--hook: unknown hook in '%s' (known: fentry, kprobe, tp_btf, raw_tp, auto, or one program's full name, e.g. fentry/oom_kill_process)", optarg);
 				return -1;
 			}
 			break;

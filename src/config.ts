@@ -86,7 +86,7 @@ interface Setting {
 export const SETTINGS = {
   source: { flag: 'source', env: 'OOMKILL_SOURCE', kind: 'string', help: 'auto | bpf | kmsg | cgroup (default auto: the best that works here)' },
   loader: { flag: 'loader', env: 'OOMKILL_LOADER_PATH', kind: 'string', help: 'the BPF loader binary (default bpf/.output/oomkill-loader)' },
-  hook: { flag: 'hook', env: 'OOMKILL_HOOKS', kind: 'string', help: 'BPF hooks to try in order: auto or a list of fentry,kprobe,tp_btf,raw_tp' },
+  hook: { flag: 'hook', env: 'OOMKILL_HOOKS', kind: 'string', help: 'BPF hooks to allow: auto or a list of fentry,kprobe,tp_btf,raw_tp; the best this kernel allows is chosen' },
   btf: { flag: 'btf', env: 'OOMKILL_BTF_PATH', kind: 'string', help: 'kernel BTF (default /sys/kernel/btf/vmlinux)' },
   ringbufKib: { flag: 'ringbuf-kib', env: 'OOMKILL_RINGBUF_KIB', kind: 'string', help: 'BPF ring buffer size in KiB, a power of two (default 256)' },
   pinDir: { flag: 'pin-dir', env: 'OOMKILL_PIN_DIR', kind: 'string', help: 'keep the BPF program and ring buffer pinned in this bpffs directory across restarts (e.g. /sys/fs/bpf/oomkill)' },
