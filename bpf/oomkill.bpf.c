@@ -60,6 +60,7 @@ const struct oomkill_kill zeroed_kill = {};
  * oom_kill_memcg_member), keyed by the triggering thread: they run in its context, right after. */
 struct oom_context {
 	__u64 oom_id; /* the boot time oom_kill_process ran at */
+	__u64 last_used_ns; /* when a victim was last recorded with it */
 	__u64 chosen_start_time_ns;
 	__u64 domain_cgroup_id;
 	__u64 domain_limit_pages;
@@ -76,7 +77,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct oom_context);
 } oom_contexts SEC(".maps");
-/* A context older than this is not the current OOM's. */
+/* A context unused for this long is not the current OOM's: mark_victim also runs where no oom_kill_process
+ * ran before it (out_of_memory marks an exiting `current` without killing). The age counts from the last
+ * victim recorded with it, so that a large group kill, a victim every ~15 ms on a serial console, keeps it. */
 #define CONTEXT_MAX_AGE_NS 1000000000ull
 
 struct {
@@ -296,6 +299,7 @@ static __always_inline void read_oom_control(struct oom_context *c, struct oom_c
 	struct task_struct *chosen = BPF_CORE_READ(oc, chosen);
 
 	c->oom_id = now;
+	c->last_used_ns = now;
 	c->chosen_tgid = BPF_CORE_READ(chosen, tgid);
 	c->chosen_start_time_ns = process_start_time(chosen);
 	c->constraint = BPF_CORE_READ(oc, constraint) + 1;
@@ -368,13 +372,18 @@ static __always_inline void group_oom(struct oomkill_kill *e)
 	e->oom_victim_start_time_ns = last_oom_victim_start_time_ns;
 }
 
-/* The context oom_kill_process noted for this trigger, if one is attached and it is this OOM's. */
-static __always_inline struct oom_context *current_context(__u64 now)
+/* The context oom_kill_process noted for this trigger, if one is attached and it is this OOM's. With
+ * `any_age` (oom_kill_memcg_member, which the kernel calls only from within oom_kill_process, after the
+ * context was noted) it is this OOM's however long the group's scan has taken. */
+static __always_inline struct oom_context *current_context(__u64 now, bool any_age)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct oom_context *c = bpf_map_lookup_elem(&oom_contexts, &tid);
 
-	return c && now - c->oom_id < CONTEXT_MAX_AGE_NS ? c : 0;
+	if (!c || (!any_age && now - c->last_used_ns >= CONTEXT_MAX_AGE_NS))
+		return 0;
+	c->last_used_ns = now;
+	return c;
 }
 
 /* Records one victim. `c`: the OOM's context (oom_kill_process passes it); else the one noted for this
@@ -427,7 +436,8 @@ static __always_inline int record_kill(struct task_struct *victim, const struct 
 	read_cgroup_path(e, BPF_CORE_READ(cgrp, kn));
 
 	if (!c)
-		c = current_context(e->boottime_ns);
+		c = current_context(e->boottime_ns, hook == OOMKILL_HOOK_FENTRY_OOM_KILL_MEMCG_MEMBER ||
+							     hook == OOMKILL_HOOK_KPROBE_OOM_KILL_MEMCG_MEMBER);
 	if (c) {
 		apply_context(e, c);
 	} else {

@@ -4,7 +4,9 @@
 // real OOM kills in a scratch cgroup of its own.
 //
 // Usage, as root on a cgroup v2 node (in the kernel tier's guest: scripts/kernel-tier/boot.sh):
-//   node test/guest/group-kills.ts [PLAN...]     PLAN: a --hook value (default: each plan of the loader's, below)
+//   node test/guest/group-kills.ts [--members=N] [PLAN...]
+//   PLAN: a --hook value (default: each plan of the loader's, below); N: processes in the group (default 3;
+//   a large group takes seconds to kill on a serial console, which the OOM's context must outlast).
 // Per plan it prints `group-kills <kernel> <plan> PASS|FAIL <detail>`, and exits 1 if any failed.
 //
 // Each plan: a 3-process memory.oom.group kill must give 3 records (the chosen victim once), one OOM id
@@ -25,8 +27,11 @@ import type { SourceInfo } from '../../src/sources/source.ts';
 
 const LOADER = fileURLToPath(new URL('../../bpf/.output/oomkill-loader', import.meta.url));
 const kernel = (await import('node:os')).release();
-const plans = process.argv.slice(2).length > 0
-  ? process.argv.slice(2)
+const args = process.argv.slice(2);
+const size = Number(/^--members=(\d+)$/.exec(args.find((a) => a.startsWith('--members=')) ?? '--members=3')?.[1]);
+const planArgs = args.filter((a) => !a.startsWith('--members='));
+const plans = planArgs.length > 0
+  ? planArgs
   : ['auto', 'fentry', 'kprobe', 'tp_btf,fentry/oom_kill_process', 'tp_btf', 'raw_tp', 'kprobe/oom_kill_process'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,7 +45,7 @@ async function waitFor(predicate: () => boolean, what: string, ms = 20_000): Pro
 
 async function runPlan(plan: string): Promise<string> {
   const parentName = `oomkill-guest-${plan.replace(/\W/g, '-')}`;
-  const group = await createScratchCgroup({ parentName, limitMiB: 64 });
+  const group = await createScratchCgroup({ parentName, limitMiB: 64 + size });
   writeFileSync(join(group.dir, 'memory.oom.group'), '1');
   // A sibling of the group's cgroup in the same pod, for the kill nobody sees.
   const lostDir = join(group.podDir, 'lost');
@@ -62,16 +67,16 @@ async function runPlan(plan: string): Promise<string> {
   let source = createBpfSource({ loaderPath: LOADER, hooks: plan, startTimeoutMs: 120_000 }, silentLogger);
   try {
     const info: SourceInfo = await source.start(handlers);
-    const residents = [startResident(group.dir), startResident(group.dir)];
-    await sleep(300);
+    const residents = Array.from({ length: size - 1 }, () => startResident(group.dir));
+    await sleep(300 + 20 * size);
     const hog = startHog(group.dir);
     const members = [hog, ...residents];
     for (const m of members) await m.exited;
     const reasons = info.degraded?.map((d) => d.reason) ?? [];
     const victimOnly = reasons.includes('victim-only-hook');
     const recountSeen = !victimOnly && !reasons.includes('group-recount-unseen');
-    const wantRecords = victimOnly ? 1 : 3;
-    await waitFor(() => kills.length >= wantRecords, `${wantRecords} records (got ${kills.length})`);
+    const wantRecords = victimOnly ? 1 : size;
+    await waitFor(() => kills.length >= wantRecords, `${wantRecords} records (got ${kills.length})`, 20_000 + 200 * size);
     await sleep(500); // a fourth record, or the second kill's, would be here by now
     const kernelCount = group.oomKills();
     reconciler.check();
@@ -93,7 +98,7 @@ async function runPlan(plan: string): Promise<string> {
     }
     if (recountSeen && recounted.length !== 1) problems.push(`${recounted.length} second kills of the chosen victim seen (want 1)`);
     const wantMissed = kernelCount - kills.length - recounted.length;
-    if (wantMissed !== (victimOnly ? 3 : recountSeen ? 0 : 1)) problems.push(`memory.events oom_kill ${kernelCount} for ${kills.length} records and ${recounted.length} second kills`);
+    if (wantMissed !== (victimOnly ? size : recountSeen ? 0 : 1)) problems.push(`memory.events oom_kill ${kernelCount} for ${kills.length} records and ${recounted.length} second kills`);
     if (groupMissed !== wantMissed) problems.push(`reconciliation reports ${groupMissed} missed for the group kill (want ${wantMissed}; memory.events oom_kill ${kernelCount})`);
 
     // A kill nobody sees: the loader is stopped (unpinned, so its program is detached) while it happens.
