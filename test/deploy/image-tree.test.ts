@@ -1,12 +1,14 @@
 // The image's file tree, built outside Docker by the same script the Dockerfile runs, works: it holds
 // what the runtime needs and nothing else, runs the demo, and its receiver runs unprivileged with only
-// the loader holding capabilities.
+// the loader holding capabilities. The benchmarks (bench/image.ts) build and start the same tree the
+// same way, from the Dockerfile itself.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { daemonSetReceiver, imageArgv, readDockerfile } from '../../bench/image.ts';
 import { describeKernel } from '../support/kernel.ts';
 import { startReceiver } from '../support/receiver-process.ts';
 
@@ -22,19 +24,27 @@ beforeAll(() => {
 afterAll(() => rmSync(join(tree, '..'), { recursive: true, force: true }));
 
 describe('the image tree', () => {
-  it('holds the compiled receiver, production dependencies and the loader, and no sources or dev tools', () => {
-    for (const path of ['dist/main.js', 'bin/oomkill-receiver', 'bpf/.output/oomkill-loader', 'node_modules/@opentelemetry/sdk-logs', 'node_modules/@kubernetes/client-node']) {
+  it('holds the receiver as a bundle and the loader, and no node_modules, sources or dev tools', () => {
+    for (const path of ['dist/main.js', 'bin/oomkill-receiver', 'bpf/.output/oomkill-loader', 'package.json']) {
       expect(existsSync(join(tree, path)), path).toBe(true);
     }
-    for (const path of ['src', 'test', 'node_modules/typescript', 'node_modules/vitest', 'bpf/oomkill.bpf.c']) {
+    for (const path of ['node_modules', 'src', 'test', 'bench', 'bpf/oomkill.bpf.c']) {
       expect(existsSync(join(tree, path)), path).toBe(false);
     }
   });
 
+  it('keeps the Kubernetes client out of the main bundle: it is a chunk loaded only in Kubernetes mode', () => {
+    const main = readFileSync(join(tree, 'dist/main.js'), 'utf8');
+    expect(main).not.toMatch(/KubeConfig ?= ?class\b|class KubeConfig\b/);
+    const chunks = readdirSync(join(tree, 'dist')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(tree, 'dist', f), 'utf8'));
+    expect(chunks.some((text) => /KubeConfig ?= ?class\b|class KubeConfig\b/.test(text))).toBe(true);
+  });
+
   it('finds its loader where the tree puts it, with no OOMKILL_LOADER_PATH', () => {
-    const script = `const { loadConfig } = await import(${JSON.stringify(join(tree, 'dist/config.js'))}); console.log(loadConfig(['run'], {}).bpf.loaderPath);`;
-    const printed = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim();
-    expect(printed).toBe(join(tree, 'bpf/.output/oomkill-loader'));
+    // Only the loader itself says "no BTF at": the receiver found it and ran it.
+    const result = spawnSync(process.execPath, [join(tree, 'bin/oomkill-receiver'), 'run', '--source', 'bpf', '--btf', '/nonexistent-btf'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+    expect(result.stderr).toMatch(/"loader: no BTF at \/nonexistent-btf/);
+    expect(result.stderr).not.toMatch(/cannot run the loader/);
   });
 
   it('answers --help, through the image\'s entry point and from dist/main.js', () => {
@@ -43,6 +53,32 @@ describe('the image tree', () => {
       expect(result.status, entry).toBe(0);
       expect(result.stdout, entry).toMatch(/^usage: oomkill-receiver/);
     }
+  });
+});
+
+describe('the benchmark runs what the image runs', () => {
+  it('the Dockerfile builds its tree with the script the benchmark and this test build with, and copies it to the app directory', () => {
+    const image = readDockerfile();
+    expect(image.buildScript).toBe('scripts/build-image-tree.sh');
+    expect(image.appDir).toBe('/app');
+    expect(image.env.NODE_ENV).toBe('production');
+    expect(image.uid).toBe(65532);
+  });
+
+  it('the benchmark starts the tree with the Dockerfile\'s ENTRYPOINT and CMD, V8 flags included', () => {
+    const image = readDockerfile();
+    const argv = imageArgv(image, tree);
+    expect(argv[0]).toBe(process.execPath);
+    expect(argv.slice(1)).toEqual(image.argv.slice(1).map((a) => a.replace(/^\/app\//, `${tree}/`)));
+    expect(argv).toContain(join(tree, 'bin/oomkill-receiver'));
+    const result = spawnSync(argv[0] as string, [...argv.slice(1, -1), '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...image.env } });
+    expect(result.stdout).toMatch(/^usage: oomkill-receiver/);
+  });
+
+  it('the benchmark\'s memory limit and environment are the DaemonSet receiver\'s', () => {
+    const receiver = daemonSetReceiver();
+    expect(receiver.memoryLimitBytes).toBeGreaterThanOrEqual(64 * 2 ** 20);
+    expect(receiver.env.OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(/^http:\/\/localhost:4317$/);
   });
 });
 

@@ -16,7 +16,7 @@ export interface KubeObject {
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }
-export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }
+export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }
 
 interface Resource { group: string; version: string; plural: string; kind: string }
 const RESOURCES: Resource[] = [
@@ -125,7 +125,24 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     }
     const matches = selector(url);
     if (url.searchParams.get('watch') !== 'true' && url.searchParams.get('watch') !== '1') {
-      return send(response, 200, { kind: `${resource.kind}List`, apiVersion: groupVersion(resource), metadata: { resourceVersion: String(rv) }, items: objects.filter(matches) });
+      // Paged as the real API server pages (limit, continue): every page carries the resourceVersion of the
+      // first, and the continue token says where the next starts. Simplified: the pages are cut from the
+      // store as it is when each is asked for, not from a snapshot.
+      const items = objects.filter(matches);
+      const limit = Number(url.searchParams.get('limit') ?? 0);
+      const token = url.searchParams.get('continue');
+      let start = 0;
+      let listRv = rv;
+      if (token !== null && token !== '') {
+        const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: number; start: number };
+        if (parsed.rv < compactedAt) return send(response, 410, status(410, 'Expired', 'the provided continue parameter is too old'));
+        start = parsed.start;
+        listRv = parsed.rv;
+      }
+      const end = limit > 0 ? start + limit : items.length;
+      const more = end < items.length;
+      const metadata = { resourceVersion: String(listRv), ...(more && { continue: Buffer.from(JSON.stringify({ rv: listRv, start: end })).toString('base64url'), remainingItemCount: items.length - end }) };
+      return send(response, 200, { kind: `${resource.kind}List`, apiVersion: groupVersion(resource), metadata, items: items.slice(start, end) });
     }
 
     const from = Number(url.searchParams.get('resourceVersion') || rv);
@@ -265,4 +282,83 @@ export function workload(kind: string, name: string, namespace = 'default', owne
   const resource = byKind.get(kind);
   if (!resource) throw new Error(`unknown kind ${kind}`);
   return { apiVersion: groupVersion(resource), kind, metadata: { name, namespace, uid: randomUUID(), ...(owner && { ownerReferences: [ownerRef(owner)] }) }, spec: {} };
+}
+
+/**
+ * A pod as a real node's API server returns it, for memory figures that mean something: managed fields
+ * of three managers, two containers with environment, probes, resources and mounts, labels, a few
+ * annotations, a ReplicaSet owner and the full status (conditions, IPs, both containers' states). About
+ * 13 KB of JSON, near what `kubectl get pod -o json` shows for a typical Deployment's pod.
+ */
+export function realisticPod(options: { name: string; namespace: string; uid?: string; nodeName: string; owner: OwnerReference; containerIds: [string, string]; index: number }): KubeObject {
+  const { name, namespace, nodeName, index } = options;
+  const app = options.owner.name.replace(/-[a-z0-9]+$/, '');
+  const started = '2026-11-24T08:13:52Z';
+  const containerNames = ['app', 'proxy'] as const;
+  const env = (c: string): Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }> => [
+    ...Array.from({ length: 8 }, (_, i) => ({ name: `${c.toUpperCase()}_SETTING_${i}`, value: `value-${i}-${'x'.repeat(24)}` })),
+    { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+    { name: 'POD_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
+    { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: `${app}-db`, key: 'password' } } },
+  ];
+  const probe = (path: string) => ({ httpGet: { path, port: 8080, scheme: 'HTTP' }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 });
+  const container = (c: string, i: number) => ({
+    name: c, image: `registry.example.com/team/${app}-${c}:1.${index % 50}.${i}`, imagePullPolicy: 'IfNotPresent',
+    args: ['--config=/etc/app/config.yaml', `--listen=:${8080 + i}`, '--log-format=json'],
+    ports: [{ name: i === 0 ? 'http' : 'admin', containerPort: 8080 + i, protocol: 'TCP' }],
+    env: env(c),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    livenessProbe: probe('/healthz'), readinessProbe: probe('/readyz'), startupProbe: probe('/startz'),
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/app', readOnly: true },
+      { name: `kube-api-access-${index.toString(36).padStart(5, '0')}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    ],
+    terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File',
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+  });
+  const fields = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, {}]));
+  const containerFields = Object.fromEntries(containerNames.map((c) => [`k:{"name":"${c}"}`, {
+    '.': {}, ...fields(['f:args', 'f:image', 'f:imagePullPolicy', 'f:name', 'f:terminationMessagePath', 'f:terminationMessagePolicy']),
+    'f:env': Object.fromEntries(env(c).map((e) => [`k:{"name":"${e.name}"}`, { '.': {}, 'f:name': {}, ...(e.value !== undefined ? { 'f:value': {} } : { 'f:valueFrom': { '.': {}, 'f:fieldRef': {} } }) }])),
+    'f:livenessProbe': { '.': {}, 'f:failureThreshold': {}, 'f:httpGet': { '.': {}, 'f:path': {}, 'f:port': {}, 'f:scheme': {} }, 'f:periodSeconds': {} },
+    'f:readinessProbe': { '.': {}, 'f:failureThreshold': {}, 'f:httpGet': { '.': {}, 'f:path': {}, 'f:port': {}, 'f:scheme': {} }, 'f:periodSeconds': {} },
+    'f:resources': { '.': {}, 'f:limits': { '.': {}, 'f:cpu': {}, 'f:memory': {} }, 'f:requests': { '.': {}, 'f:cpu': {}, 'f:memory': {} } },
+    'f:volumeMounts': { '.': {}, 'k:{"mountPath":"/etc/app"}': { '.': {}, 'f:mountPath': {}, 'f:name': {}, 'f:readOnly': {} } },
+  }]));
+  const statusFields = Object.fromEntries(containerNames.map((c) => [`k:{"name":"${c}"}`, fields(['.', 'f:containerID', 'f:image', 'f:imageID', 'f:lastState', 'f:name', 'f:ready', 'f:restartCount', 'f:started', 'f:state'])]));
+  const managedFields = [
+    { manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', time: started, fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:generateName': {}, 'f:labels': fields(['.', 'f:app.kubernetes.io/name', 'f:app.kubernetes.io/part-of', 'f:pod-template-hash', 'f:team', 'f:version']), 'f:ownerReferences': { '.': {}, [`k:{"uid":"${options.owner.uid}"}`]: {} } }, 'f:spec': { 'f:containers': containerFields, 'f:dnsPolicy': {}, 'f:enableServiceLinks': {}, 'f:restartPolicy': {}, 'f:schedulerName': {}, 'f:securityContext': {}, 'f:terminationGracePeriodSeconds': {}, 'f:volumes': {} } } },
+    { manager: 'kubelet', operation: 'Update', apiVersion: 'v1', time: started, fieldsType: 'FieldsV1', subresource: 'status', fieldsV1: { 'f:status': { 'f:conditions': fields(['k:{"type":"ContainersReady"}', 'k:{"type":"Initialized"}', 'k:{"type":"PodReadyToStartContainers"}', 'k:{"type":"PodScheduled"}', 'k:{"type":"Ready"}']), 'f:containerStatuses': statusFields, 'f:hostIP': {}, 'f:hostIPs': {}, 'f:phase': {}, 'f:podIP': {}, 'f:podIPs': { '.': {}, [`k:{"ip":"10.244.${index >> 8}.${index & 255}"}`]: {} }, 'f:startTime': {} } } },
+    { manager: 'kube-scheduler', operation: 'Update', apiVersion: 'v1', time: started, fieldsType: 'FieldsV1', subresource: 'status', fieldsV1: { 'f:status': { 'f:conditions': { 'k:{"type":"PodScheduled"}': fields(['.', 'f:lastProbeTime', 'f:lastTransitionTime', 'f:status', 'f:type']) } } } },
+  ];
+  const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: started });
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name, namespace, uid: options.uid ?? randomUUID(), generateName: `${options.owner.name}-`, creationTimestamp: started,
+      labels: { 'app.kubernetes.io/name': app, 'app.kubernetes.io/part-of': 'shop', 'pod-template-hash': options.owner.name.split('-').at(-1) ?? '', team: `team-${index % 7}`, version: `1.${index % 50}` },
+      annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8081', 'checksum/config': 'f'.repeat(64), 'kubectl.kubernetes.io/restartedAt': started },
+      ownerReferences: [{ ...options.owner, blockOwnerDeletion: true }],
+      managedFields,
+    },
+    spec: {
+      nodeName, serviceAccountName: app, restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 30,
+      enableServiceLinks: true, preemptionPolicy: 'PreemptLowerPriority', priority: 0, securityContext: { runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: containerNames.map(container),
+      volumes: [{ name: 'config', configMap: { name: `${app}-config`, defaultMode: 420 } }, { name: `kube-api-access-${index.toString(36).padStart(5, '0')}`, projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } }] } }],
+      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }, { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+    },
+    status: {
+      phase: 'Running', hostIP: '10.0.0.17', hostIPs: [{ ip: '10.0.0.17' }], podIP: `10.244.${index >> 8}.${index & 255}`, podIPs: [{ ip: `10.244.${index >> 8}.${index & 255}` }], startTime: started, qosClass: 'Burstable',
+      conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition),
+      containerStatuses: containerNames.map((c, i) => ({
+        name: c, image: `registry.example.com/team/${app}-${c}:1.${index % 50}.${i}`, imageID: `registry.example.com/team/${app}-${c}@sha256:${'0123456789abcdef'.repeat(4)}`,
+        containerID: `containerd://${options.containerIds[i]}`, ready: true, started: true, restartCount: i,
+        state: { running: { startedAt: started } },
+        lastState: i === 1 ? { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: started, finishedAt: started, containerID: `containerd://${'e'.repeat(64)}` } } : {},
+        volumeMounts: [{ name: 'config', mountPath: '/etc/app', readOnly: true, recursiveReadOnly: 'Disabled' }],
+      })),
+    },
+  };
 }

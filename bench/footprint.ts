@@ -1,0 +1,304 @@
+// What the receiver costs on a node and how fast it tells, measured on the image tree run as the image
+// runs it (bench/image.ts), beside bare Node started the same way in the same run: idle memory without
+// Kubernetes and with 110 and 1,000 realistic pods, the loader's share, idle CPU, exec to ready, and the
+// delay from the kernel's kill to the OTLP log record's arrival for single kills and within a burst.
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Attr, Sem } from '../src/attributes.ts';
+import { createScratchCgroup, startHog } from '../src/demo/scratch-cgroup.ts';
+import type { ScratchCgroup } from '../src/demo/scratch-cgroup.ts';
+import { ownerRef, realisticPod, startFakeApiServer, workload } from '../test/support/fake-apiserver.ts';
+import type { FakeApiServer } from '../test/support/fake-apiserver.ts';
+import { startOtlpReceiver } from '../test/support/otlp-receiver.ts';
+import type { OtlpReceiver, ReceivedLogRecord } from '../test/support/otlp-receiver.ts';
+import { BenchCgroups, buildImageTree, daemonSetReceiver, imageArgv, launch, makeWritableDir, readDockerfile } from './image.ts';
+import type { ImageRun, Launched } from './image.ts';
+import { cgroupPeakMiB, cgroupUsageMiB, cpuSeconds, median, peakMiB, percentile, processTree, resetCgroupPeak, resetPeak, rssMiB } from './proc.ts';
+
+export interface FootprintOptions {
+  /** Seconds left alone after start before memory is read (V8's memory reducer runs when idle). */
+  settleSeconds: number;
+  cpuSeconds: number;
+  podCounts: [number, number];
+  singleKills: number;
+  burstKills: number;
+  starts: number;
+  log(line: string): void;
+}
+
+export const FULL: Omit<FootprintOptions, 'log'> = { settleSeconds: 20, cpuSeconds: 30, podCounts: [110, 1000], singleKills: 60, burstKills: 300, starts: 3 };
+export const SMOKE: Omit<FootprintOptions, 'log'> = { settleSeconds: 2, cpuSeconds: 3, podCounts: [5, 20], singleKills: 3, burstKills: 20, starts: 1 };
+
+export interface Memory {
+  /** Node and its loader, MiB. */
+  node: number;
+  loader: number;
+  total: number;
+  /** The memory cgroup's usage (page cache included), MiB. */
+  cgroup: number;
+  /** Peak RSS of Node + loader since start (VmHWM), and the cgroup's, MiB. */
+  peakSinceStart: number;
+  cgroupPeakSinceStart: number;
+}
+
+export interface FootprintResult {
+  bare: { rssMiB: number; cpuPercent: number; execMs: number };
+  idle: Memory & { cpuPercent: number; execToReadyMs: number[] };
+  pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number }>;
+  single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number };
+  burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number };
+  memoryLimitMiB: number;
+}
+
+const NODE_NAME = 'bench-node';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = get(url, { agent: false, timeout: 1000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', () => resolve(0));
+    request.on('timeout', () => request.destroy());
+  });
+}
+
+/** From exec to the first 200 of /readyz, polled every 5 ms. */
+async function execToReady(start: number, port: number, launched: Launched): Promise<number> {
+  let exited = false;
+  launched.child.once('exit', () => (exited = true));
+  for (;;) {
+    if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return performance.now() - start;
+    if (exited) throw new Error(`the receiver exited before it was ready:\n${launched.lines.join('\n')}`);
+    if (performance.now() - start > 120_000) throw new Error('not ready within 120 s');
+    await sleep(5);
+  }
+}
+
+function memory(launched: Launched, cgroupDir: string): Memory {
+  const [node, ...children] = processTree(launched.pid);
+  const nodeMiB = rssMiB(node as number);
+  const loader = children.reduce((sum, pid) => sum + rssMiB(pid), 0);
+  return {
+    node: nodeMiB,
+    loader,
+    total: nodeMiB + loader,
+    cgroup: cgroupUsageMiB(cgroupDir),
+    peakSinceStart: processTree(launched.pid).reduce((sum, pid) => sum + peakMiB(pid), 0),
+    cgroupPeakSinceStart: cgroupPeakMiB(cgroupDir),
+  };
+}
+
+/** CPU of the process tree over `seconds`, as a percentage of one core. */
+async function idleCpu(pids: number[][], seconds: number): Promise<number[]> {
+  const sum = (tree: number[]): number => tree.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const before = pids.map(sum);
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  return pids.map((tree, i) => ((sum(tree) - (before[i] as number)) / elapsed) * 100);
+}
+
+/** 1,000 pods as a node's Deployments make them: 5 replicas each, spread over 20 namespaces. */
+function servePods(api: FakeApiServer, count: number, prefix: string): void {
+  for (let i = 0; i < count; i++) {
+    const deployment = Math.floor(i / 5);
+    const namespace = `team-${deployment % 20}`;
+    const hash = randomBytes(4).toString('hex').slice(0, 8);
+    const owner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${prefix}${deployment}-${hash}`, uid: randomUUID(), controller: true };
+    api.upsert(realisticPod({ name: `${owner.name}-${randomBytes(3).toString('hex').slice(0, 5)}`, namespace, nodeName: NODE_NAME, owner, containerIds: [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')], index: i }));
+  }
+}
+
+export async function benchFootprint(options: FootprintOptions): Promise<FootprintResult> {
+  const { log } = options;
+  const image: ImageRun = readDockerfile();
+  const daemonSet = daemonSetReceiver();
+  log(`building the image tree with ${image.buildScript}`);
+  const tree = buildImageTree(image);
+  const cgroups = new BenchCgroups();
+  const collector = await startOtlpReceiver();
+  const api = await startFakeApiServer();
+  const scratchDirs: string[] = [];
+  let hogs: ScratchCgroup | undefined;
+  const running = new Set<Launched>();
+
+  const receiverEnv = (port: number, extra: Record<string, string>): Record<string, string> => {
+    const spool = makeWritableDir('oomkill-bench-spool-', image.uid, image.gid);
+    scratchDirs.push(spool);
+    const fromDaemonSet = { ...daemonSet.env };
+    // Pinning needs a bpffs directory the unprivileged user can reach (the DaemonSet's init container makes
+    // one); this machine's /sys/fs/bpf is not searchable by it. It changes nothing at idle.
+    delete fromDaemonSet.OOMKILL_PIN_DIR;
+    return {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...image.env,
+      ...fromDaemonSet,
+      NODE_NAME,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OOMKILL_HEALTH_ADDR: `127.0.0.1:${port}`,
+      OOMKILL_SPOOL_DIR: spool,
+      ...extra,
+    };
+  };
+  const startImage = async (extra: Record<string, string>): Promise<{ launched: Launched; cgroup: string; readyMs: number }> => {
+    const port = await freePort();
+    const cgroup = cgroups.make(daemonSet.memoryLimitBytes);
+    const start = performance.now();
+    const launched = launch(imageArgv(image, tree), receiverEnv(port, extra), cgroup, image.uid, image.gid);
+    running.add(launched);
+    const readyMs = await execToReady(start, port, launched);
+    return { launched, cgroup, readyMs };
+  };
+  const stop = async (launched: Launched): Promise<void> => {
+    running.delete(launched);
+    const code = await launched.stop();
+    if (code !== 0) throw new Error(`the receiver exited with ${code}:\n${launched.lines.slice(-20).join('\n')}`);
+  };
+
+  try {
+    // Bare Node: exec to exit, and idle in its own cgroup with the same limit, beside the receiver.
+    const bareExec = median(Array.from({ length: 3 }, () => {
+      const start = performance.now();
+      spawnSync(process.execPath, ['-e', '0']);
+      return performance.now() - start;
+    }));
+    const bareCgroup = cgroups.make(daemonSet.memoryLimitBytes);
+    const bare = launch([process.execPath, '-e', 'setInterval(() => {}, 1 << 30)'], { PATH: process.env.PATH ?? '', ...image.env }, bareCgroup, image.uid, image.gid);
+    running.add(bare);
+
+    // No Kubernetes: the smallest the receiver can be. Later starts only add exec-to-ready samples.
+    log('idle without Kubernetes');
+    const execToReadyMs: number[] = [];
+    for (let i = 1; i < options.starts; i++) {
+      const extra = await startImage({});
+      execToReadyMs.push(extra.readyMs);
+      await stop(extra.launched);
+    }
+    const idleRun = await startImage({});
+    execToReadyMs.push(idleRun.readyMs);
+    await sleep(options.settleSeconds * 1000);
+    const idleMemory = memory(idleRun.launched, idleRun.cgroup);
+    const bareRss = rssMiB(bare.pid);
+    log(`measuring idle CPU over ${options.cpuSeconds} s`);
+    const [idleCpuPercent, bareCpuPercent] = await idleCpu([processTree(idleRun.launched.pid), [bare.pid]], options.cpuSeconds);
+    await stop(idleRun.launched);
+    running.delete(bare);
+    await bare.stop();
+
+    // With pods: the smaller count also carries the kills, in a pod the API server knows (as on a node).
+    hogs = await createScratchCgroup({ parentName: `oomkill-bench-hogs-${process.pid}`, limitMiB: 32 });
+    const deployment = api.upsert(workload('Deployment', 'checkout', 'shop'));
+    const replicaSet = api.upsert(workload('ReplicaSet', 'checkout-6c8f9d', 'shop', deployment));
+    api.upsert(realisticPod({ name: 'checkout-6c8f9d-x7k2p', namespace: 'shop', uid: hogs.podUid, nodeName: NODE_NAME, owner: ownerRef(replicaSet), containerIds: [hogs.containerId, randomBytes(32).toString('hex')], index: 0 }));
+    const kubeDir = mkdtempSync(join(tmpdir(), 'oomkill-bench-kube-'));
+    chmodSync(kubeDir, 0o755);
+    scratchDirs.push(kubeDir);
+    const kubeconfig = api.writeKubeconfig(kubeDir);
+    chmodSync(kubeconfig, 0o644);
+
+    const pods: FootprintResult['pods'] = [];
+    let single: FootprintResult['single'] | undefined;
+    let burst: FootprintResult['burst'] | undefined;
+    let served = 1;
+    for (const [index, count] of options.podCounts.entries()) {
+      servePods(api, count - served, `app${index}-`);
+      served = count;
+      log(`idle with ${count} pods`);
+      const listStart = performance.now();
+      const run = await startImage({ KUBECONFIG: kubeconfig });
+      const listed = await run.launched.waitForLine(/watching the pods of this node/, 120_000);
+      const listedMs = performance.now() - listStart;
+      const seen = Number(/"pods":(\d+)/.exec(listed)?.[1]);
+      if (seen !== count) throw new Error(`the receiver listed ${seen} pods, the API server serves ${count}`);
+      await sleep(options.settleSeconds * 1000);
+      const podMemory = { ...memory(run.launched, run.cgroup), pods: count, execToReadyMs: run.readyMs, listedMs };
+      pods.push(podMemory);
+      if (index === 0) {
+        log(`${options.singleKills} single kills, then a burst of ${options.burstKills}`);
+        single = await singleKills(collector, hogs, options.singleKills);
+        burst = await burstKills(collector, hogs, options.burstKills, run.launched, run.cgroup, podMemory.total, options.settleSeconds);
+      }
+      await stop(run.launched);
+    }
+    return {
+      bare: { rssMiB: bareRss, cpuPercent: bareCpuPercent as number, execMs: bareExec },
+      idle: { ...idleMemory, cpuPercent: idleCpuPercent as number, execToReadyMs },
+      pods,
+      single: single as FootprintResult['single'],
+      burst: burst as FootprintResult['burst'],
+      memoryLimitMiB: daemonSet.memoryLimitBytes / 2 ** 20,
+    };
+  } catch (error) {
+    for (const launched of running) log(`the receiver's last diagnostics:\n${launched.lines.slice(-30).join('\n')}`);
+    throw error;
+  } finally {
+    for (const launched of running) await launched.stop();
+    await hogs?.remove();
+    await cgroups.remove();
+    await collector.stop();
+    await api.stop();
+    for (const dir of [...scratchDirs, join(tree, '..')]) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const latencyMs = (r: ReceivedLogRecord): number => Number(r.receivedUnixNano - r.timeUnixNano) / 1e6;
+
+/** One kill at a time: each one's delay is measured alone. */
+async function singleKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number): Promise<FootprintResult['single']> {
+  const latencies: number[] = [];
+  for (let i = 0; i < kills; i++) {
+    const hog = startHog(cgroup.dir);
+    await hog.exited;
+    const [record] = await collector.waitForLogRecords(1, 10_000, (r) => r.attributes[Sem.processPid] === hog.pid);
+    const named = (record as ReceivedLogRecord).resource[Sem.k8sPodName];
+    if (named !== 'checkout-6c8f9d-x7k2p') throw new Error(`a kill was not named from the pod cache: k8s.pod.name ${String(named)}`);
+    latencies.push(latencyMs(record as ReceivedLogRecord));
+    await sleep(50);
+  }
+  return { kills, p50Ms: median(latencies), p99Ms: percentile(latencies, 0.99), maxMs: Math.max(...latencies) };
+}
+
+/**
+ * As many hogs as the kernel kills, 20 at a time, until `kills` more kills are counted; every one must
+ * arrive. Peak memory is the kernel's own record (VmHWM, the cgroup's max usage), reset before the burst.
+ */
+async function burstKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number, launched: Launched, cgroupDir: string, idleMiB: number, settleSeconds: number): Promise<FootprintResult['burst']> {
+  const inCgroup = (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === cgroup.path;
+  const before = cgroup.oomKills();
+  const seenBefore = new Set(collector.logRecords().filter(inCgroup));
+  const tree = processTree(launched.pid);
+  for (const pid of tree) resetPeak(pid);
+  resetCgroupPeak(cgroupDir);
+  const started = performance.now();
+  while (cgroup.oomKills() - before < kills) await Promise.all(Array.from({ length: 20 }, () => startHog(cgroup.dir).exited));
+  const seconds = (performance.now() - started) / 1000;
+  const total = cgroup.oomKills();
+  const records = await collector.waitForLogRecords(total, 60_000, inCgroup);
+  await sleep(Math.min(settleSeconds, 5) * 1000); // the exporter's and the spool's work after the last arrival
+  const latencies = records.filter((r) => !seenBefore.has(r)).map(latencyMs);
+  return {
+    kills: total - before,
+    seconds,
+    p50Ms: median(latencies),
+    p99Ms: percentile(latencies, 0.99),
+    maxMs: Math.max(...latencies),
+    idleMiB,
+    peakMiB: tree.reduce((sum, pid) => sum + peakMiB(pid), 0),
+    cgroupPeakMiB: cgroupPeakMiB(cgroupDir),
+  };
+}
