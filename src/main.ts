@@ -220,6 +220,7 @@ async function createEnricher(config: Readonly<Config>, kubeConfig: KubeConfig |
     kubeConfig,
     nodeName: config.nodeName,
     tombstoneTtlMs: config.kubernetes.tombstoneTtlMs,
+    annotations: config.kubernetes.podAnnotations,
     logger: logger.child({ stage: 'enrichment' }),
     onFailure: (what) => exporter.recordReceiverEvent('enrichment', `api-failure-${what}`),
   });

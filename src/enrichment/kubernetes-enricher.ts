@@ -2,14 +2,14 @@
 // and the configured labels and annotations. A pod the cache does not know yet is waited for, briefly;
 // with the API server unreachable nothing waits. Whatever is missing, the kill leaves with the IDs its
 // cgroup path gave and `oomkill.enrichment.partial` set: never dropped, never held.
-import type { V1Pod } from '@kubernetes/client-node';
+
 import { podAnnotationAttribute, podLabelAttribute, Sem } from '../attributes.ts';
 import type { CgroupIdentity, Enrichment } from '../event.ts';
 import { identityAttributes } from './cgroup-enricher.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
 import type { Enricher } from './enricher.ts';
 import { containerStatuses } from './pod-cache.ts';
-import type { PodCache } from './pod-cache.ts';
+import type { CachedPod, PodCache } from './pod-cache.ts';
 import { resolveWorkload } from './workload.ts';
 import type { OwnerRef } from './workload.ts';
 
@@ -25,7 +25,7 @@ export interface KubernetesEnricherOptions {
 
 export function createKubernetesEnricher(options: KubernetesEnricherOptions): Enricher {
   const { cache } = options;
-  const find = (identity: CgroupIdentity): { pod: V1Pod; containerName?: string } | undefined => {
+  const find = (identity: CgroupIdentity): { pod: CachedPod; containerName?: string } | undefined => {
     const byContainer = identity.containerId !== undefined ? cache.byContainerId(identity.containerId) : undefined;
     if (byContainer) return { pod: byContainer.pod, containerName: byContainer.containerName };
     const pod = identity.podUid !== undefined ? cache.byUid(identity.podUid) : undefined;

@@ -2,11 +2,48 @@
 // kill can be named without an API call. Deleted pods stay as tombstones for a while: a kill often races
 // the pod's deletion or the container's restart. The owners of ReplicaSets and Jobs are fetched once per
 // owner and cached, never per kill.
-import { AppsV1Api, BatchV1Api, CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+//
+// Memory: a pod as the API server sends it is 10-15 KB of JSON (managed fields, the whole spec, env,
+// probes, conditions), and a node may run hundreds. Each pod is cut down to what the attributes need
+// (CachedPod) as it arrives, from the list and from the watch, before anything keeps it; and the list
+// comes in pages, so no whole-node list is ever parsed at once.
+import { ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
+import { kubeGet } from './kube-get.ts';
+import type { KubeGet } from './kube-get.ts';
 import type { OwnerRef } from './workload.ts';
+
+/** What the attributes need of a container's status. */
+export interface CachedContainerStatus {
+  name: string;
+  containerID?: string;
+  image?: string;
+  restartCount: number;
+  lastState?: { terminated?: { containerID?: string } };
+}
+
+/** What the attributes need of a pod: a V1Pod is one, so tests may pass either. */
+export interface CachedPod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
+  };
+  status?: {
+    containerStatuses?: CachedContainerStatus[];
+    initContainerStatuses?: CachedContainerStatus[];
+    ephemeralContainerStatuses?: CachedContainerStatus[];
+  };
+}
+
+/** Pods per list request: a page of realistic pods is about 1.3 MB of JSON, parsed and cut down at once. */
+const LIST_PAGE = 100;
 
 export interface PodCacheOptions {
   kubeConfig: KubeConfig;
@@ -14,6 +51,8 @@ export interface PodCacheOptions {
   nodeName: string;
   /** How long a deleted pod stays resolvable (default 300 000 ms; 0: not at all). */
   tombstoneTtlMs?: number;
+  /** Annotation keys kept per pod (default: all); the receiver keeps only those it exports. */
+  annotations?: readonly string[];
   /** Restart backoff after the informer fails: from min (default 1 s) doubling to max (default 30 s). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -23,14 +62,14 @@ export interface PodCacheOptions {
 }
 
 export interface ContainerRef {
-  pod: V1Pod;
+  pod: CachedPod;
   containerName: string;
   /** False for a container ID from before a restart (lastState). */
   current: boolean;
 }
 
 export interface PodCache {
-  byUid(uid: string): V1Pod | undefined;
+  byUid(uid: string): CachedPod | undefined;
   byContainerId(id: string): ContainerRef | undefined;
   /** The pods have been listed and the watch is up: a pod missing now is new, not unknown. */
   isHealthy(): boolean;
@@ -42,19 +81,84 @@ export interface PodCache {
 }
 
 /** The statuses of every container of a pod: regular, init and ephemeral. */
-export function containerStatuses(pod: V1Pod): V1ContainerStatus[] {
+export function containerStatuses(pod: CachedPod): CachedContainerStatus[] {
   return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
 }
 
-interface Tombstoned { pod: V1Pod; deletedAt?: number }
+/** A pod cut down to what CachedPod names; everything else (managed fields, spec, conditions) is dropped. */
+export function cutDownPod(pod: CachedPod, annotations?: readonly string[]): CachedPod {
+  const meta = pod.metadata ?? {};
+  const statuses = (list: CachedContainerStatus[] | undefined): CachedContainerStatus[] | undefined => list?.map((s) => {
+    const previous = s.lastState?.terminated?.containerID;
+    return {
+      name: s.name,
+      ...(s.containerID !== undefined && { containerID: s.containerID }),
+      ...(s.image !== undefined && { image: s.image }),
+      restartCount: s.restartCount,
+      ...(previous !== undefined && { lastState: { terminated: { containerID: previous } } }),
+    };
+  });
+  let kept = meta.annotations;
+  if (kept !== undefined && annotations !== undefined) {
+    kept = Object.fromEntries(annotations.filter((key) => kept?.[key] !== undefined).map((key) => [key, kept?.[key] as string]));
+  }
+  const status = pod.status;
+  return {
+    metadata: {
+      ...(meta.name !== undefined && { name: meta.name }),
+      ...(meta.namespace !== undefined && { namespace: meta.namespace }),
+      ...(meta.uid !== undefined && { uid: meta.uid }),
+      ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
+      ...(meta.labels !== undefined && { labels: meta.labels }),
+      ...(kept !== undefined && Object.keys(kept).length > 0 && { annotations: kept }),
+      ...(meta.ownerReferences !== undefined && { ownerReferences: meta.ownerReferences.map((o) => ({ kind: o.kind, name: o.name, ...(o.controller !== undefined && { controller: o.controller }) })) }),
+    },
+    ...(status && {
+      status: {
+        ...(status.containerStatuses && { containerStatuses: statuses(status.containerStatuses) }),
+        ...(status.initContainerStatuses && { initContainerStatuses: statuses(status.initContainerStatuses) }),
+        ...(status.ephemeralContainerStatuses && { ephemeralContainerStatuses: statuses(status.ephemeralContainerStatuses) }),
+      },
+    }),
+  };
+}
+
+/** A Watch whose ADDED, MODIFIED and DELETED objects are cut down before the informer keeps them. */
+class CutDownWatch extends Watch {
+  readonly #annotations: readonly string[] | undefined;
+  constructor(kubeConfig: KubeConfig, annotations: readonly string[] | undefined) {
+    super(kubeConfig);
+    this.#annotations = annotations;
+  }
+  override watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: any, watchObject?: any) => void, done: (error: any) => void): ReturnType<Watch['watch']> {
+    return super.watch(path, query, (phase, object, watchObject) => {
+      const cut = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+      callback(phase, cut ? cutDownPod(object as CachedPod, this.#annotations) : object, cut ? undefined : watchObject);
+    }, done);
+  }
+}
+
+/** Every pod of the selector, page by page, each cut down as its page arrives. */
+async function listPods(get: KubeGet, fieldSelector: string, annotations: readonly string[] | undefined): Promise<{ metadata: { resourceVersion?: string }; items: CachedPod[] }> {
+  const items: CachedPod[] = [];
+  let resourceVersion: string | undefined;
+  let next: string | undefined;
+  do {
+    const page = await get('/api/v1/pods', { fieldSelector, limit: LIST_PAGE, continue: next }) as { metadata?: { resourceVersion?: string; continue?: string }; items?: CachedPod[] };
+    for (const pod of page.items ?? []) items.push(cutDownPod(pod, annotations));
+    resourceVersion ??= page.metadata?.resourceVersion;
+    next = page.metadata?.continue || undefined;
+  } while (next !== undefined);
+  return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }) }, items };
+}
+
+interface Tombstoned { pod: CachedPod; deletedAt?: number }
 const OWNER_TTL_MS = 10 * 60_000;
 
 export function startPodCache(options: PodCacheOptions): PodCache {
   const { kubeConfig, logger } = options;
   const ttl = options.tombstoneTtlMs ?? 300_000;
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
-  const batch = kubeConfig.makeApiClient(BatchV1Api);
+  const get = kubeGet(kubeConfig);
   const fieldSelector = `spec.nodeName=${options.nodeName}`;
 
   const pods = new Map<string, Tombstoned>();
@@ -67,7 +171,7 @@ export function startPodCache(options: PodCacheOptions): PodCache {
   let backoff = options.minBackoffMs ?? 1000;
   let restartTimer: NodeJS.Timeout | undefined;
 
-  const index = (pod: V1Pod): void => {
+  const index = (pod: CachedPod): void => {
     const uid = pod.metadata?.uid;
     if (!uid) return;
     pods.set(uid, { pod });
@@ -97,7 +201,9 @@ export function startPodCache(options: PodCacheOptions): PodCache {
   }, Math.max(1000, Math.min(ttl, 60_000)));
   sweep.unref();
 
-  const informer = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+  // The informer holds cut-down pods; its type says V1Pod, of which CachedPod is a part.
+  const list = async (): Promise<KubernetesListObject<V1Pod>> => await listPods(get, fieldSelector, options.annotations) as KubernetesListObject<V1Pod>;
+  const informer = new ListWatch<V1Pod>('/api/v1/pods', new CutDownWatch(kubeConfig, options.annotations), list, false, undefined, fieldSelector);
   informer.on('add', index);
   informer.on('update', index);
   informer.on('delete', (pod) => {
@@ -159,9 +265,8 @@ export function startPodCache(options: PodCacheOptions): PodCache {
       const cached = ownerCache.get(cacheKey);
       if (cached && Date.now() - cached.at < OWNER_TTL_MS) return cached.owners;
       try {
-        const object = kind === 'ReplicaSet'
-          ? await apps.readNamespacedReplicaSet({ name, namespace })
-          : await batch.readNamespacedJob({ name, namespace });
+        const path = kind === 'ReplicaSet' ? `/apis/apps/v1/namespaces/${namespace}/replicasets/${name}` : `/apis/batch/v1/namespaces/${namespace}/jobs/${name}`;
+        const object = await get(path) as CachedPod;
         const owners = (object.metadata?.ownerReferences ?? []).map((o) => ({ kind: o.kind, name: o.name, controller: o.controller === true }));
         ownerCache.set(cacheKey, { owners, at: Date.now() });
         return owners;
