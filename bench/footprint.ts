@@ -49,7 +49,7 @@ export interface Memory {
 
 export interface FootprintResult {
   bare: { rssMiB: number; cpuPercent: number; execMs: number };
-  idle: Memory & { cpuPercent: number; execToReadyMs: number[] };
+  idle: Memory & { cpuPercent: number; execToReadyMs: number[]; loaderStartMs: number[] };
   pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number }>;
   single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number };
   burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number };
@@ -111,6 +111,21 @@ async function idleCpu(pids: number[][], seconds: number): Promise<number[]> {
   await sleep(seconds * 1000);
   const elapsed = (performance.now() - started) / 1000;
   return pids.map((tree, i) => ((sum(tree) - (before[i] as number)) / elapsed) * 100);
+}
+
+/** The loader alone, as the receiver starts it: exec to its first frame on stdout (hooks chosen, attached). */
+async function loaderStart(tree: string, image: ImageRun, cgroupDir: string): Promise<number> {
+  const start = performance.now();
+  const loader = launch([join(tree, 'bpf', '.output', 'oomkill-loader'), '--hook', 'auto'], { PATH: process.env.PATH ?? '' }, cgroupDir, image.uid, image.gid, 'pipe');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      loader.child.stdout?.once('data', () => resolve());
+      loader.child.once('exit', (code) => reject(new Error(`the loader exited (${code}) before its first frame:\n${loader.lines.join('\n')}`)));
+    });
+    return performance.now() - start;
+  } finally {
+    await loader.stop();
+  }
 }
 
 /** 1,000 pods as a node's Deployments make them: 5 replicas each, spread over 20 namespaces. */
@@ -191,6 +206,8 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
     }
     const idleRun = await startImage({});
     execToReadyMs.push(idleRun.readyMs);
+    const loaderStartMs: number[] = [];
+    for (let i = 0; i < options.starts; i++) loaderStartMs.push(await loaderStart(tree, image, cgroups.make(daemonSet.memoryLimitBytes)));
     await sleep(options.settleSeconds * 1000);
     const idleMemory = memory(idleRun.launched, idleRun.cgroup);
     const bareRss = rssMiB(bare.pid);
@@ -237,7 +254,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
     }
     return {
       bare: { rssMiB: bareRss, cpuPercent: bareCpuPercent as number, execMs: bareExec },
-      idle: { ...idleMemory, cpuPercent: idleCpuPercent as number, execToReadyMs },
+      idle: { ...idleMemory, cpuPercent: idleCpuPercent as number, execToReadyMs, loaderStartMs },
       pods,
       single: single as FootprintResult['single'],
       burst: burst as FootprintResult['burst'],

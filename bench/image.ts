@@ -139,10 +139,10 @@ export interface Launched {
  * Starts `argv` inside the cgroup `dir` as uid:gid with no capabilities (file capabilities still apply, as
  * in the container), with exactly `env`. The pid is the program's own: the shell and setpriv exec it.
  */
-export function launch(argv: string[], env: Record<string, string>, cgroupDir: string, uid: number, gid: number): Launched {
+export function launch(argv: string[], env: Record<string, string>, cgroupDir: string, uid: number, gid: number, stdout: 'ignore' | 'pipe' = 'ignore'): Launched {
   const drop = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all'];
   const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroupDir, ...drop, ...argv], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
     env,
   });
   const lines: string[] = [];
