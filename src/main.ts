@@ -184,7 +184,8 @@ function createReconciler(config: Readonly<Config>, pipeline: Pipeline, source: 
 
 async function loadKubeConfig(config: Readonly<Config>): Promise<KubeConfig> {
   // Loaded only when used: the Kubernetes client costs memory a node without it should not pay.
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  // KubeConfig through pod-cache.ts: a dynamic import of the package itself would bundle all of it.
+  const { KubeConfig } = await import('./enrichment/pod-cache.ts');
   const kubeConfig = new KubeConfig();
   try {
     if (config.kubernetes.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubernetes.kubeconfig);

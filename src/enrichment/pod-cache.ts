@@ -7,12 +7,16 @@
 // probes, conditions), and a node may run hundreds. Each pod is cut down to what the attributes need
 // (CachedPod) as it arrives, from the list and from the watch, before anything keeps it; and the list
 // comes in pages, so no whole-node list is ever parsed at once.
-import { ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
+import { ListWatch } from '@kubernetes/client-node';
+// For main.ts, which loads this module only in Kubernetes mode: a static import lets the bundler keep
+// only the parts of client-node used (KubeConfig, ListWatch), where import('@kubernetes/client-node')
+// would keep every generated API and model.
+export { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { containerIdFromStatus } from './cgroup-path.ts';
-import { kubeGet } from './kube-get.ts';
-import type { KubeGet } from './kube-get.ts';
+import { kubeGet, KubeWatch } from './kube-http.ts';
+import type { KubeGet } from './kube-http.ts';
 import type { OwnerRef } from './workload.ts';
 
 /** What the attributes need of a container's status. */
@@ -123,21 +127,6 @@ export function cutDownPod(pod: CachedPod, annotations?: readonly string[]): Cac
   };
 }
 
-/** A Watch whose ADDED, MODIFIED and DELETED objects are cut down before the informer keeps them. */
-class CutDownWatch extends Watch {
-  readonly #annotations: readonly string[] | undefined;
-  constructor(kubeConfig: KubeConfig, annotations: readonly string[] | undefined) {
-    super(kubeConfig);
-    this.#annotations = annotations;
-  }
-  override watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: any, watchObject?: any) => void, done: (error: any) => void): ReturnType<Watch['watch']> {
-    return super.watch(path, query, (phase, object, watchObject) => {
-      const cut = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-      callback(phase, cut ? cutDownPod(object as CachedPod, this.#annotations) : object, cut ? undefined : watchObject);
-    }, done);
-  }
-}
-
 /** Every pod of the selector, page by page, each cut down as its page arrives. */
 async function listPods(get: KubeGet, fieldSelector: string, annotations: readonly string[] | undefined): Promise<{ metadata: { resourceVersion?: string }; items: CachedPod[] }> {
   const items: CachedPod[] = [];
@@ -202,8 +191,9 @@ export function startPodCache(options: PodCacheOptions): PodCache {
   sweep.unref();
 
   // The informer holds cut-down pods; its type says V1Pod, of which CachedPod is a part.
+  const watch = new KubeWatch(kubeConfig, { transform: (pod) => cutDownPod(pod as CachedPod, options.annotations) });
   const list = async (): Promise<KubernetesListObject<V1Pod>> => await listPods(get, fieldSelector, options.annotations) as KubernetesListObject<V1Pod>;
-  const informer = new ListWatch<V1Pod>('/api/v1/pods', new CutDownWatch(kubeConfig, options.annotations), list, false, undefined, fieldSelector);
+  const informer = new ListWatch<V1Pod>('/api/v1/pods', watch as unknown as Watch, list, false, undefined, fieldSelector);
   informer.on('add', index);
   informer.on('update', index);
   informer.on('delete', (pod) => {
