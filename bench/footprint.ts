@@ -50,10 +50,11 @@ export interface Memory {
 export interface FootprintResult {
   bare: { rssMiB: number; cpuPercent: number; execMs: number };
   idle: Memory & { cpuPercent: number; execToReadyMs: number[]; loaderStartMs: number[] };
-  pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number }>;
+  pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number; cpuPercent?: number }>;
   single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number };
   burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number };
   memoryLimitMiB: number;
+  cpuSeconds: number;
 }
 
 const NODE_NAME = 'bench-node';
@@ -232,6 +233,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
     let single: FootprintResult['single'] | undefined;
     let burst: FootprintResult['burst'] | undefined;
     let served = 1;
+    cgroups.makePodCgroups((options.podCounts[0] as number) - 1);
     for (const [index, count] of options.podCounts.entries()) {
       servePods(api, count - served, `app${index}-`);
       served = count;
@@ -243,9 +245,11 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
       const seen = Number(/"pods":(\d+)/.exec(listed)?.[1]);
       if (seen !== count) throw new Error(`the receiver listed ${seen} pods, the API server serves ${count}`);
       await sleep(options.settleSeconds * 1000);
-      const podMemory = { ...memory(run.launched, run.cgroup), pods: count, execToReadyMs: run.readyMs, listedMs };
+      const podMemory: FootprintResult['pods'][number] = { ...memory(run.launched, run.cgroup), pods: count, execToReadyMs: run.readyMs, listedMs };
       pods.push(podMemory);
       if (index === 0) {
+        log(`measuring idle CPU over ${options.cpuSeconds} s with ${count} pods and their cgroups`);
+        [podMemory.cpuPercent] = await idleCpu([processTree(run.launched.pid)], options.cpuSeconds);
         log(`${options.singleKills} single kills, then a burst of ${options.burstKills}`);
         single = await singleKills(collector, hogs, options.singleKills);
         burst = await burstKills(collector, hogs, options.burstKills, run.launched, run.cgroup, podMemory.total, options.settleSeconds);
@@ -259,6 +263,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
       single: single as FootprintResult['single'],
       burst: burst as FootprintResult['burst'],
       memoryLimitMiB: daemonSet.memoryLimitBytes / 2 ** 20,
+      cpuSeconds: options.cpuSeconds,
     };
   } catch (error) {
     for (const launched of running) log(`the receiver's last diagnostics:\n${launched.lines.slice(-30).join('\n')}`);

@@ -3,6 +3,7 @@
 // DaemonSet's environment, inside a memory cgroup with the DaemonSet's limit. Everything here is read
 // from the Dockerfile and deploy/daemonset.yaml, so the benchmark cannot drift from what ships.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,10 +102,25 @@ export class BenchCgroups {
     writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limitBytes));
     return dir;
   }
-  async remove(): Promise<void> {
-    for (const name of readdirSync(this.parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)) await removeCgroup(join(this.parent, name));
-    await removeCgroup(this.parent);
+  /**
+   * The memory cgroups of a node's pods, one per pod and one per container (two), at kubelet's paths:
+   * what the reconciler walks every interval on a real node, so idle CPU includes it.
+   */
+  makePodCgroups(count: number): void {
+    const base = join(this.parent, 'pods', 'kubepods.slice', 'kubepods-burstable.slice');
+    for (let i = 0; i < count; i++) {
+      const pod = join(base, `kubepods-burstable-pod${randomUUID().replaceAll('-', '_')}.slice`);
+      for (let c = 0; c < 2; c++) mkdirSync(join(pod, `cri-containerd-${randomBytes(32).toString('hex')}.scope`), { recursive: true });
+    }
   }
+  async remove(): Promise<void> {
+    await removeTree(this.parent);
+  }
+}
+
+async function removeTree(dir: string): Promise<void> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeTree(join(dir, entry.name));
+  await removeCgroup(dir);
 }
 
 async function removeCgroup(dir: string): Promise<void> {

@@ -121,7 +121,11 @@ export class KubeWatch {
         response.on('data', silence);
         response.on('error', finish);
         response.on('end', () => finish(null));
-        createInterface({ input: response, crlfDelay: Infinity }).on('line', (line) => {
+        const lines = createInterface({ input: response, crlfDelay: Infinity });
+        // readline passes the response's errors on (a watch aborted on silence, a reset connection): they
+        // end the watch through response's own 'error' above, and must not be thrown as unhandled here.
+        lines.on('error', () => {});
+        lines.on('line', (line) => {
           let event: { type?: string; object?: unknown };
           try {
             event = JSON.parse(line) as typeof event;

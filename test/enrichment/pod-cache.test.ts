@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubeWatch } from '../../src/enrichment/kube-http.ts';
 import { cutDownPod, startPodCache } from '../../src/enrichment/pod-cache.ts';
 import type { CachedPod, PodCache } from '../../src/enrichment/pod-cache.ts';
 import { createLogger } from '../../src/log.ts';
@@ -96,5 +97,31 @@ describe('the pod cache', () => {
     expect(kept.metadata).not.toHaveProperty('managedFields');
     const containerId = (added.status?.containerStatuses as Array<{ containerID: string }>)[0]?.containerID.replace('containerd://', '') as string;
     expect(c.byContainerId(containerId)).toMatchObject({ containerName: 'app', current: true });
+  });
+});
+
+describe('the watch', () => {
+  it('ends a watch silent past its inactivity limit with a TimeoutError, once, and a reset connection with an error, without throwing', async () => {
+    const api = await startFakeApiServer();
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kc-'))));
+      const watch = new KubeWatch(kc, { inactivityMs: 300 });
+      const silent: unknown[] = [];
+      await watch.watch('/api/v1/pods', {}, () => {}, (error) => silent.push(error));
+      await new Promise((r) => setTimeout(r, 800));
+      expect(silent).toHaveLength(1);
+      expect((silent[0] as Error).name).toBe('TimeoutError');
+
+      const reset: unknown[] = [];
+      await watch.watch('/api/v1/pods', {}, () => {}, (error) => reset.push(error));
+      await new Promise((r) => setTimeout(r, 100));
+      api.setDown(true); // every connection dropped at once
+      await new Promise((r) => setTimeout(r, 100));
+      expect(reset).toHaveLength(1);
+    } finally {
+      api.setDown(false);
+      await api.stop();
+    }
   });
 });
