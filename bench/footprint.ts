@@ -19,7 +19,7 @@ import { startOtlpReceiver } from '../test/support/otlp-receiver.ts';
 import type { OtlpReceiver, ReceivedLogRecord } from '../test/support/otlp-receiver.ts';
 import { BenchCgroups, buildImageTree, daemonSetReceiver, imageArgv, launch, makeWritableDir, readDockerfile } from './image.ts';
 import type { ImageRun, Launched } from './image.ts';
-import { cgroupPeakMiB, cgroupUsageMiB, cpuSeconds, median, peakMiB, percentile, processTree, resetCgroupPeak, resetPeak, rssMiB } from './proc.ts';
+import { cgroupPeakMiB, cgroupUsageMiB, cpuSeconds, median, nodeOomKills, peakMiB, percentile, processTree, resetCgroupPeak, resetPeak, rssMiB } from './proc.ts';
 
 export interface FootprintOptions {
   /** Seconds left alone after start before memory is read (V8's memory reducer runs when idle). */
@@ -28,12 +28,14 @@ export interface FootprintOptions {
   podCounts: [number, number];
   singleKills: number;
   burstKills: number;
+  /** Kills made while the OTLP endpoint is down: past 2000 the rest wait in the spool, not in memory. */
+  outageKills: number;
   starts: number;
   log(line: string): void;
 }
 
-export const FULL: Omit<FootprintOptions, 'log'> = { settleSeconds: 20, cpuSeconds: 30, podCounts: [110, 1000], singleKills: 60, burstKills: 300, starts: 3 };
-export const SMOKE: Omit<FootprintOptions, 'log'> = { settleSeconds: 2, cpuSeconds: 3, podCounts: [5, 20], singleKills: 3, burstKills: 20, starts: 1 };
+export const FULL: Omit<FootprintOptions, 'log'> = { settleSeconds: 20, cpuSeconds: 30, podCounts: [110, 1000], singleKills: 60, burstKills: 300, outageKills: 3000, starts: 3 };
+export const SMOKE: Omit<FootprintOptions, 'log'> = { settleSeconds: 2, cpuSeconds: 3, podCounts: [5, 20], singleKills: 3, burstKills: 20, outageKills: 30, starts: 1 };
 
 export interface Memory {
   /** Node and its loader, MiB. */
@@ -49,10 +51,13 @@ export interface Memory {
 
 export interface FootprintResult {
   bare: { rssMiB: number; cpuPercent: number; execMs: number };
-  idle: Memory & { cpuPercent: number; execToReadyMs: number[]; loaderStartMs: number[] };
-  pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number; cpuPercent?: number }>;
+  /** nodeKills: OOM kills on the node during the CPU window, all handled by the receiver. */
+  idle: Memory & { cpuPercent: number; nodeKills: number; execToReadyMs: number[]; loaderStartMs: number[] };
+  pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number; cpuPercent?: number; nodeKills?: number }>;
   single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number };
-  burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number };
+  /** cpuMsPerKill: the receiver's CPU over the burst divided by every kill the node had meanwhile. */
+  burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number; cpuMsPerKill: number };
+  outage: { kills: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number; drainSeconds: number };
   memoryLimitMiB: number;
   cpuSeconds: number;
 }
@@ -104,14 +109,19 @@ function memory(launched: Launched, cgroupDir: string): Memory {
   };
 }
 
-/** CPU of the process tree over `seconds`, as a percentage of one core. */
-async function idleCpu(pids: number[][], seconds: number): Promise<number[]> {
+/**
+ * CPU of each process tree over `seconds`, as a percentage of one core, and the OOM kills the kernel
+ * counted on the node meanwhile: the receiver handles every kill on the node, other processes' included,
+ * so on a shared machine "idle" holds their kills.
+ */
+async function idleCpu(pids: number[][], seconds: number): Promise<{ percents: number[]; nodeKills: number }> {
   const sum = (tree: number[]): number => tree.reduce((s, pid) => s + cpuSeconds(pid), 0);
   const before = pids.map(sum);
+  const killsBefore = nodeOomKills();
   const started = performance.now();
   await sleep(seconds * 1000);
   const elapsed = (performance.now() - started) / 1000;
-  return pids.map((tree, i) => ((sum(tree) - (before[i] as number)) / elapsed) * 100);
+  return { percents: pids.map((tree, i) => ((sum(tree) - (before[i] as number)) / elapsed) * 100), nodeKills: nodeOomKills() - killsBefore };
 }
 
 /** The loader alone, as the receiver starts it: exec to its first frame on stdout (hooks chosen, attached). */
@@ -147,7 +157,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
   log(`building the image tree with ${image.buildScript}`);
   const tree = buildImageTree(image);
   const cgroups = new BenchCgroups();
-  const collector = await startOtlpReceiver();
+  let collector = await startOtlpReceiver();
   const api = await startFakeApiServer();
   const scratchDirs: string[] = [];
   let hogs: ScratchCgroup | undefined;
@@ -213,7 +223,8 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
     const idleMemory = memory(idleRun.launched, idleRun.cgroup);
     const bareRss = rssMiB(bare.pid);
     log(`measuring idle CPU over ${options.cpuSeconds} s`);
-    const [idleCpuPercent, bareCpuPercent] = await idleCpu([processTree(idleRun.launched.pid), [bare.pid]], options.cpuSeconds);
+    const idleWindow = await idleCpu([processTree(idleRun.launched.pid), [bare.pid]], options.cpuSeconds);
+    const [idleCpuPercent, bareCpuPercent] = idleWindow.percents;
     await stop(idleRun.launched);
     running.delete(bare);
     await bare.stop();
@@ -232,6 +243,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
     const pods: FootprintResult['pods'] = [];
     let single: FootprintResult['single'] | undefined;
     let burst: FootprintResult['burst'] | undefined;
+    let outage: FootprintResult['outage'] | undefined;
     let served = 1;
     cgroups.makePodCgroups((options.podCounts[0] as number) - 1);
     for (const [index, count] of options.podCounts.entries()) {
@@ -249,19 +261,26 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
       pods.push(podMemory);
       if (index === 0) {
         log(`measuring idle CPU over ${options.cpuSeconds} s with ${count} pods and their cgroups`);
-        [podMemory.cpuPercent] = await idleCpu([processTree(run.launched.pid)], options.cpuSeconds);
+        const window = await idleCpu([processTree(run.launched.pid)], options.cpuSeconds);
+        [podMemory.cpuPercent] = window.percents;
+        podMemory.nodeKills = window.nodeKills;
         log(`${options.singleKills} single kills, then a burst of ${options.burstKills}`);
         single = await singleKills(collector, hogs, options.singleKills);
         burst = await burstKills(collector, hogs, options.burstKills, run.launched, run.cgroup, podMemory.total, options.settleSeconds);
+        log(`${options.outageKills} kills while the OTLP endpoint is down`);
+        const down = await outageKills(collector, hogs, options.outageKills, run.launched, run.cgroup);
+        collector = down.collector;
+        outage = { ...down.figures, idleMiB: podMemory.total };
       }
       await stop(run.launched);
     }
     return {
       bare: { rssMiB: bareRss, cpuPercent: bareCpuPercent as number, execMs: bareExec },
-      idle: { ...idleMemory, cpuPercent: idleCpuPercent as number, execToReadyMs, loaderStartMs },
+      idle: { ...idleMemory, cpuPercent: idleCpuPercent as number, nodeKills: idleWindow.nodeKills, execToReadyMs, loaderStartMs },
       pods,
       single: single as FootprintResult['single'],
       burst: burst as FootprintResult['burst'],
+      outage: outage as FootprintResult['outage'],
       memoryLimitMiB: daemonSet.memoryLimitBytes / 2 ** 20,
       cpuSeconds: options.cpuSeconds,
     };
@@ -306,12 +325,15 @@ async function burstKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills:
   const tree = processTree(launched.pid);
   for (const pid of tree) resetPeak(pid);
   resetCgroupPeak(cgroupDir);
+  const cpuBefore = tree.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const nodeKillsBefore = nodeOomKills();
   const started = performance.now();
   while (cgroup.oomKills() - before < kills) await Promise.all(Array.from({ length: 20 }, () => startHog(cgroup.dir).exited));
   const seconds = (performance.now() - started) / 1000;
   const total = cgroup.oomKills();
   const records = await collector.waitForLogRecords(total, 60_000, inCgroup);
   await sleep(Math.min(settleSeconds, 5) * 1000); // the exporter's and the spool's work after the last arrival
+  const cpuMsPerKill = ((tree.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore) * 1000) / Math.max(1, nodeOomKills() - nodeKillsBefore);
   const latencies = records.filter((r) => !seenBefore.has(r)).map(latencyMs);
   return {
     kills: total - before,
@@ -322,5 +344,29 @@ async function burstKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills:
     idleMiB,
     peakMiB: tree.reduce((sum, pid) => sum + peakMiB(pid), 0),
     cgroupPeakMiB: cgroupPeakMiB(cgroupDir),
+    cpuMsPerKill,
   };
+}
+
+/**
+ * The OTLP endpoint down while `kills` kills happen: the delivery queue holds 2000 records in memory and
+ * the rest wait in the spool, so memory has a ceiling; when it returns, every record must arrive.
+ */
+async function outageKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number, launched: Launched, cgroupDir: string): Promise<{ collector: OtlpReceiver; figures: Omit<FootprintResult['outage'], 'idleMiB'> }> {
+  const inCgroup = (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === cgroup.path;
+  const port = collector.port;
+  await collector.stop();
+  const tree = processTree(launched.pid);
+  for (const pid of tree) resetPeak(pid);
+  resetCgroupPeak(cgroupDir);
+  const before = cgroup.oomKills();
+  while (cgroup.oomKills() - before < kills) await Promise.all(Array.from({ length: 20 }, () => startHog(cgroup.dir).exited));
+  await sleep(2000);
+  const peak = tree.reduce((sum, pid) => sum + peakMiB(pid), 0);
+  const cgroupPeak = cgroupPeakMiB(cgroupDir);
+  const back = await startOtlpReceiver({ port });
+  const returned = performance.now();
+  const done = cgroup.oomKills() - before;
+  await back.waitForLogRecords(done, 180_000, inCgroup);
+  return { collector: back, figures: { kills: done, peakMiB: peak, cgroupPeakMiB: cgroupPeak, drainSeconds: (performance.now() - returned) / 1000 } };
 }

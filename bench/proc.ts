@@ -60,3 +60,6 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export const median = (values: readonly number[]): number => percentile(values, 0.5);
+
+/** OOM kills the kernel counted on the whole node (other processes' kills are seen by the receiver too). */
+export const nodeOomKills = (): number => Number(/^oom_kill (\d+)$/m.exec(readFileSync('/proc/vmstat', 'utf8'))?.[1] ?? 0);

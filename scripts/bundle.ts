@@ -37,6 +37,14 @@ const staticLazyRequires: Plugin = {
   },
 };
 
+/** client-node's undici import resolves to scripts/undici-left-out.ts (why: there). */
+const undiciLeftOut: Plugin = {
+  name: 'undici-left-out',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) => (/[\\/]@kubernetes[\\/]client-node[\\/]/.test(args.importer) ? { path: join(ROOT, 'scripts', 'undici-left-out.ts') } : undefined));
+  },
+};
+
 await build({
   entryPoints: [join(ROOT, 'src', 'main.ts')],
   outdir,
@@ -53,6 +61,6 @@ await build({
   // The bundled CommonJS packages (grpc-js, protobufjs) call require() for Node's built-ins, and an ES
   // module has none: the banner makes one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  plugins: [staticLazyRequires],
+  plugins: [staticLazyRequires, undiciLeftOut],
   logLevel: 'warning',
 });
