@@ -89,7 +89,7 @@ async function execToReady(start: number, port: number, launched: Launched): Pro
   launched.child.once('exit', () => (exited = true));
   for (;;) {
     if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return performance.now() - start;
-    if (exited) throw new Error(`the receiver exited before it was ready:\n${launched.lines.join('\n')}`);
+    if (exited) throw new Error(`the receiver exited before it was ready:\n${launched.stderrLines().join('\n')}`);
     if (performance.now() - start > 120_000) throw new Error('not ready within 120 s');
     await sleep(5);
   }
@@ -127,11 +127,11 @@ async function idleCpu(pids: number[][], seconds: number): Promise<{ percents: n
 /** The loader alone, as the receiver starts it: exec to its first frame on stdout (hooks chosen, attached). */
 async function loaderStart(tree: string, image: ImageRun, cgroupDir: string): Promise<number> {
   const start = performance.now();
-  const loader = launch([join(tree, 'bpf', '.output', 'oomkill-loader'), '--hook', 'auto'], { PATH: process.env.PATH ?? '' }, cgroupDir, image.uid, image.gid, 'pipe');
+  const loader = launch([join(tree, 'bpf', '.output', 'oomkill-loader'), '--hook', 'auto'], { PATH: process.env.PATH ?? '' }, cgroupDir, image.uid, image.gid);
   try {
     await new Promise<void>((resolve, reject) => {
       loader.child.stdout?.once('data', () => resolve());
-      loader.child.once('exit', (code) => reject(new Error(`the loader exited (${code}) before its first frame:\n${loader.lines.join('\n')}`)));
+      loader.child.once('exit', (code) => reject(new Error(`the loader exited (${code}) before its first frame:\n${loader.stderrLines().join('\n')}`)));
     });
     return performance.now() - start;
   } finally {
@@ -193,7 +193,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
   const stop = async (launched: Launched): Promise<void> => {
     running.delete(launched);
     const code = await launched.stop();
-    if (code !== 0) throw new Error(`the receiver exited with ${code}:\n${launched.lines.slice(-20).join('\n')}`);
+    if (code !== 0) throw new Error(`the receiver exited with ${code}:\n${launched.stderrLines().slice(-20).join('\n')}`);
   };
 
   try {
@@ -285,7 +285,7 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
       cpuSeconds: options.cpuSeconds,
     };
   } catch (error) {
-    for (const launched of running) log(`the receiver's last diagnostics:\n${launched.lines.slice(-30).join('\n')}`);
+    for (const launched of running) log(`the receiver's last diagnostics:\n${launched.stderrLines().slice(-30).join('\n')}`);
     throw error;
   } finally {
     for (const launched of running) await launched.stop();

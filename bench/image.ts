@@ -2,16 +2,16 @@
 // Dockerfile's build step), started with the Dockerfile's ENTRYPOINT, CMD, ENV and USER and the
 // DaemonSet's environment, inside a memory cgroup with the DaemonSet's limit. Everything here is read
 // from the Dockerfile and deploy/daemonset.yaml, so the benchmark cannot drift from what ships.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { startReceiver } from '../test/support/receiver-process.ts';
+import type { ReceiverProcess } from '../test/support/receiver-process.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MEMORY_ROOT = '/sys/fs/cgroup/memory';
@@ -143,53 +143,23 @@ async function removeCgroup(dir: string): Promise<void> {
   }
 }
 
-export interface Launched {
-  child: ChildProcess;
+export interface Launched extends ReceiverProcess {
   pid: number;
-  lines: string[];
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<number | null>;
 }
 
 /**
  * Starts `argv` inside the cgroup `dir` as uid:gid with no capabilities (file capabilities still apply, as
- * in the container), with exactly `env`. The pid is the program's own: the shell and setpriv exec it.
+ * in the container), with `env` (and PATH). The pid is the program's own: the shell and setpriv exec it.
  */
-export function launch(argv: string[], env: Record<string, string>, cgroupDir: string, uid: number, gid: number, stdout: 'ignore' | 'pipe' = 'ignore'): Launched {
+export function launch(argv: string[], env: Record<string, string>, cgroupDir: string, uid: number, gid: number): Launched {
   const drop = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all'];
-  const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroupDir, ...drop, ...argv], {
-    stdio: ['ignore', stdout, 'pipe'],
-    env,
-  });
-  const lines: string[] = [];
-  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
-  if (child.stderr) {
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      lines.push(line);
-      for (const w of waiters.filter((w) => w.pattern.test(line))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = startReceiver(['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroupDir, ...drop, ...argv], env, '/bin/sh');
   return {
-    child,
-    pid: child.pid as number,
-    lines,
-    waitForLine(pattern, timeoutMs = 60_000) {
-      const seen = lines.find((l) => pattern.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${lines.join('\n')}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-        void exited.then((code) => reject(new Error(`exited (${code}) before a line matching ${pattern}; stderr:\n${lines.join('\n')}`)));
-      });
-    },
+    ...started,
+    pid: started.child.pid as number,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
+      const timer = setTimeout(() => started.child.kill('SIGKILL'), 15_000);
+      const code = await started.stop();
       clearTimeout(timer);
       return code;
     },
