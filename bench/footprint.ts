@@ -38,6 +38,8 @@ export const FULL: Omit<FootprintOptions, 'log'> = { settleSeconds: 20, cpuSecon
 export const SMOKE: Omit<FootprintOptions, 'log'> = { settleSeconds: 2, cpuSeconds: 3, podCounts: [5, 20], singleKills: 3, burstKills: 20, outageKills: 30, starts: 1 };
 
 export interface Memory {
+  /** The source the receiver started (bpf unless the loader failed or was too slow, as under heavy load). */
+  source: string;
   /** Node and its loader, MiB. */
   node: number;
   loader: number;
@@ -99,7 +101,9 @@ function memory(launched: Launched, cgroupDir: string): Memory {
   const [node, ...children] = processTree(launched.pid);
   const nodeMiB = rssMiB(node as number);
   const loader = children.reduce((sum, pid) => sum + rssMiB(pid), 0);
+  const started = launched.stderrLines().map((line) => /"source: (\w+),/.exec(line)?.[1]).find((name) => name !== undefined);
   return {
+    source: started ?? 'none',
     node: nodeMiB,
     loader,
     total: nodeMiB + loader,
