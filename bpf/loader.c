@@ -49,7 +49,6 @@ _Static_assert(sizeof(struct oomkill_kill) == OOMKILL_KILL_SIZE, "kill layout");
 #define EXIT_NO_BTF 3
 #define EXIT_NOT_PERMITTED 4
 #define EXIT_NO_HOOK 5
-#define EXIT_PIN 6
 
 static const char *const hook_names[] = {
 	[OOMKILL_HOOK_FENTRY_OOM_KILL_PROCESS] = "fentry/oom_kill_process",
@@ -176,7 +175,8 @@ static void usage(FILE *out)
 		"  --check                load (CO-RE relocation and verifier) without attaching, then exit\n"
 		"  --pin-dir DIR          keep the attached program and its ring buffer in this bpffs directory\n"
 		"                         after exit, and resume them at start: kills made while no receiver\n"
-		"                         runs wait in the ring buffer; where pinning fails, runs unpinned\n"
+		"                         runs wait in the ring buffer; pins it cannot resume (another layout\n"
+		"                         or build, half-pinned) it replaces; where pinning fails, runs unpinned\n"
 		"  --unpin                with --pin-dir: detach and remove what is pinned there, then exit\n"
 		"  --verbose              libbpf's debug output and the verifier's statistics on stderr\n");
 }
@@ -722,10 +722,151 @@ static void pin_path(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
+/* Tests build a loader whose pins say another layout made them (make -C bpf .output/oomkill-loader-layout1):
+ * a rolling update in miniature. Nothing else sets it. */
+#ifndef OOMKILL_PIN_LAYOUT
+#define OOMKILL_PIN_LAYOUT OOMKILL_LAYOUT_VERSION
+#endif
+
+/*
+ * What made a set of pins, pinned last as "identity" (a one-element array map, frozen): its presence says
+ * the set is whole, and its fields say whether this loader can read what the pinned program writes. Every
+ * later release reads these fields at these offsets first: never change them, only append.
+ */
+struct pin_identity {
+	__u32 layout_version; /* OOMKILL_LAYOUT_VERSION of the loader that pinned */
+	__u32 reserved;
+	__u64 build; /* FNV-1a of the kernel object that loader carried (its ring buffer records and .bss) */
+};
+
+/* The kernel object this loader carries decides the records and the .bss a pinned program leaves: two
+ * builds of it may differ in either while the frame layout stays, so the object itself is the identity. */
+static __u64 object_build(void)
+{
+	size_t size;
+	const unsigned char *elf = oomkill_bpf__elf_bytes(&size);
+	__u64 hash = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < size; i++)
+		hash = (hash ^ elf[i]) * 0x100000001b3ull;
+	return hash;
+}
+
+/* The identity of the pins in `dir`; -1 when there is none or it is not one (a release before it existed). */
+static int read_pin_identity(const char *dir, struct pin_identity *id)
+{
+	char path[PATH_MAX];
+	unsigned char value[4096];
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), zero = 0;
+	int fd, err;
+
+	pin_path(path, sizeof(path), dir, "identity");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	err = bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	      info.value_size < sizeof(*id) || info.value_size > sizeof(value) || bpf_map_lookup_elem(fd, &zero, value);
+	close(fd);
+	if (err)
+		return -1;
+	memcpy(id, value, sizeof(*id));
+	return 0;
+}
+
+static int pin_identity(const char *path)
+{
+	struct pin_identity id = { .layout_version = OOMKILL_PIN_LAYOUT, .build = object_build() };
+	__u32 zero = 0;
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "oomkill_pins", sizeof(zero), sizeof(id), 1, NULL);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	/* Frozen: what made the pins is fixed once written. */
+	err = bpf_map_update_elem(fd, &zero, &id, BPF_ANY) || bpf_map_freeze(fd) || bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * Opens what an earlier loader pinned in `dir`, if this loader can read it: the same layout and program
+ * build, every pin there, the .bss readable. Returns false with `why` empty when nothing is pinned, or
+ * with what is wrong, for a person, when pins are there that it cannot resume (and must replace).
+ */
+static bool resume_pins(const char *dir, int *events_fd, int *bss_fd, struct plan *plan, char *why, size_t len)
+{
+	const char *names[] = { "link", "context-link", "events", "bss", "identity" };
+	char path[PATH_MAX], missing[64] = "";
+	struct pin_identity id;
+	struct oomkill_bpf__bss bss = {};
+	bool any = false;
+	int link_fd;
+
+	why[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pin_path(path, sizeof(path), dir, names[i]);
+		if (access(path, F_OK) == 0)
+			any = true;
+		else if (strcmp(names[i], "context-link"))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s", missing[0] ? ", " : "",
+				 names[i]);
+	}
+	if (!any)
+		return false;
+	if (read_pin_identity(dir, &id)) {
+		snprintf(why, len, "they carry no readable identity (%s%s): left by a release before pins carried one, or "
+			 "by a loader killed while pinning", missing[0] ? "missing: " : "unreadable", missing);
+		return false;
+	}
+	if (id.layout_version != OOMKILL_PIN_LAYOUT) {
+		snprintf(why, len, "they are of layout %u, this loader reads layout %u", id.layout_version, OOMKILL_PIN_LAYOUT);
+		return false;
+	}
+	if (id.build != object_build()) {
+		snprintf(why, len, "they are of another program build (%016llx, this loader's is %016llx)",
+			 (unsigned long long)id.build, (unsigned long long)object_build());
+		return false;
+	}
+	if (missing[0]) {
+		snprintf(why, len, "half-pinned, missing: %s", missing);
+		return false;
+	}
+	pin_path(path, sizeof(path), dir, "link");
+	if ((link_fd = bpf_obj_get(path)) >= 0)
+		close(link_fd);
+	pin_path(path, sizeof(path), dir, "events");
+	*events_fd = bpf_obj_get(path);
+	pin_path(path, sizeof(path), dir, "bss");
+	*bss_fd = bpf_obj_get(path);
+	if (link_fd < 0 || *events_fd < 0 || *bss_fd < 0 || read_bss(*bss_fd, &bss) || bss.attached_hook < HOOK_FIRST ||
+	    bss.attached_hook > HOOK_LAST || bss.attached_second_hook > HOOK_ANY_LAST) {
+		snprintf(why, len, "this user cannot open or read them (%s)", errno ? strerror(errno) : "its .bss names no hook");
+		goto unreadable;
+	}
+	/* The second program's link is pinned exactly when the .bss names one. */
+	pin_path(path, sizeof(path), dir, "context-link");
+	if ((access(path, F_OK) == 0) != (bss.attached_second_hook != 0)) {
+		snprintf(why, len, "half-pinned, the context link %s", bss.attached_second_hook ? "is missing" : "has no program named");
+		goto unreadable;
+	}
+	*plan = (struct plan){ .victims = (int)bss.attached_hook, .second = (int)bss.attached_second_hook,
+			       .gaps = bss.attached_gaps };
+	return true;
+unreadable:
+	/* Closed, so that the old program is gone once its pins are. */
+	if (*events_fd >= 0)
+		close(*events_fd);
+	if (*bss_fd >= 0)
+		close(*bss_fd);
+	*events_fd = *bss_fd = -1;
+	return false;
+}
+
 /* Pins the link and the two maps the next loader needs; on failure removes what it pinned. */
 static int pin_all(const char *dir, const struct hooks *h)
 {
-	char events[PATH_MAX], bss[PATH_MAX], link_path[PATH_MAX], context_path[PATH_MAX];
+	char events[PATH_MAX], bss[PATH_MAX], link_path[PATH_MAX], context_path[PATH_MAX], identity[PATH_MAX];
 	int err;
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -734,13 +875,16 @@ static int pin_all(const char *dir, const struct hooks *h)
 	pin_path(bss, sizeof(bss), dir, "bss");
 	pin_path(link_path, sizeof(link_path), dir, "link");
 	pin_path(context_path, sizeof(context_path), dir, "context-link");
+	pin_path(identity, sizeof(identity), dir, "identity");
+	/* The identity last: a loader killed while pinning leaves a set without one, which the next replaces. */
 	if ((err = bpf_map__pin(h->skel->maps.events, events)) || (err = bpf_map__pin(h->skel->maps.bss, bss)) ||
 	    (err = bpf_link__pin(h->links[0], link_path)) ||
-	    (h->links[1] && (err = bpf_link__pin(h->links[1], context_path)))) {
+	    (h->links[1] && (err = bpf_link__pin(h->links[1], context_path))) || (err = pin_identity(identity))) {
 		unlink(events);
 		unlink(bss);
 		unlink(link_path);
 		unlink(context_path);
+		unlink(identity);
 		return err;
 	}
 	return 0;
@@ -801,7 +945,7 @@ static void explain_pin_failure(const char *dir, int err, char *buf, size_t len)
 
 static void unpin_all(const char *dir)
 {
-	const char *names[] = { "link", "context-link", "events", "bss" };
+	const char *names[] = { "link", "context-link", "events", "bss", "identity" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -871,27 +1015,24 @@ int main(int argc, char **argv)
 	 * rather than consume records nobody will read. */
 	prctl(PR_SET_PDEATHSIG, o.pin_dir ? SIGKILL : SIGTERM);
 
-	if (o.pin_dir) {
-		char path[PATH_MAX];
-		struct oomkill_bpf__bss bss = {};
+	/* --check loads and exits: it neither resumes nor replaces what is pinned. */
+	if (o.pin_dir && !o.check_only) {
+		char why[512];
 
-		pin_path(path, sizeof(path), o.pin_dir, "link");
-		if (access(path, F_OK) == 0) {
-			pin_path(path, sizeof(path), o.pin_dir, "events");
-			events_fd = bpf_obj_get(path);
-			pin_path(path, sizeof(path), o.pin_dir, "bss");
-			bss_fd = bpf_obj_get(path);
-			if (events_fd < 0 || bss_fd < 0 || read_bss(bss_fd, &bss) || bss.attached_hook < HOOK_FIRST ||
-			    bss.attached_hook > HOOK_LAST || bss.attached_second_hook > HOOK_ANY_LAST) {
-				say("cannot resume what is pinned at %s (%s): remove it with --unpin", o.pin_dir,
-				    errno ? strerror(errno) : "pinned by a loader of another release");
-				return EXIT_PIN;
-			}
-			hooks.plan = (struct plan){ .victims = (int)bss.attached_hook, .second = (int)bss.attached_second_hook,
-						    .gaps = bss.attached_gaps };
+		if (resume_pins(o.pin_dir, &events_fd, &bss_fd, &hooks.plan, why, sizeof(why))) {
 			plan_name(&hooks.plan, name, sizeof(name));
 			say("resumed %s pinned at %s", name, o.pin_dir);
 			goto attached;
+		}
+		/* Pins this loader cannot read are replaced, not resumed and not refused: resuming would frame
+		 * another program's records as ours, and refusing would crash-loop every node of a rolling update
+		 * until someone ran --unpin. What their ring buffer holds cannot be decoded, so it is dropped with
+		 * them; the bpf source turns this line ("replaced pins ") into a warning. */
+		if (why[0]) {
+			unpin_all(o.pin_dir);
+			say("replaced pins at %s: %s; lost: the kills made between the previous receiver's exit and now, "
+			    "which were in their ring buffer: reconciliation counts them as missed; no fix needed",
+			    o.pin_dir, why);
 		}
 	}
 

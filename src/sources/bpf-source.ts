@@ -42,7 +42,6 @@ const EXIT_REASONS: Record<number, string> = {
   3: 'no BTF',
   4: 'not permitted',
   5: 'no hook could attach',
-  6: 'cannot resume what is pinned',
 };
 
 /**
@@ -51,6 +50,13 @@ const EXIT_REASONS: Record<number, string> = {
  * and says why and the fix). Coupled to bpf/loader.c's main().
  */
 const PIN_STATE = /^(pinned at |resumed |unpinned: )/;
+
+/**
+ * Before that line, the loader may say it replaced pins it could not resume (another layout or program
+ * build, half-pinned leftovers): a one-off loss, already worded with what was lost, why, and that no fix is
+ * needed, which reconciliation counts as missed kills. A warning, not a degradation: nothing stays lost.
+ */
+const PINS_REPLACED = /^replaced pins at /;
 
 /** Running unpinned, from the loader's `unpinned: <cause>; fix: <fix>` line: what is lost, why, the fix. */
 export function unpinnedDegradation(loaderLine: string): Degradation {
@@ -209,7 +215,8 @@ export function createBpfSource(options: BpfSourceOptions, logger: Logger): Sour
               pinState = message;
               resolveOnceKnown();
             }
-            logger.info(`loader: ${message}`, { source: 'bpf' });
+            if (PINS_REPLACED.test(message)) logger.warn(`loader: ${message}`, { source: 'bpf' });
+            else logger.info(`loader: ${message}`, { source: 'bpf' });
           });
         }
 
