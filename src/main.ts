@@ -90,6 +90,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await health?.close();
   };
 
+  // Listen before anything starts: a SIGTERM while the receiver is still starting (a rollout replacing a
+  // pod that has just started) would otherwise find no listener and kill it undrained. The demo keeps
+  // Ctrl-C's default until it is done.
+  const signalled = config.command === 'run' ? waitForSignal() : undefined;
   try {
     if (config.health) health = await startHealthServer(config.health.host, config.health.port);
     await prometheus?.listen();
@@ -135,7 +139,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         return result;
       }
     }
-    await waitForSignal();
+    await (signalled ?? waitForSignal());
     logger.info('stopping: draining the source and flushing what is queued');
     await shutdown();
     return 0;
