@@ -108,7 +108,7 @@ describeKernel('pins left by another release', () => {
     receivers.push(before);
     await before.waitForLine(/"source: bpf, .*pinned at /);
     await before.waitForLine(/watching the pods of this node/);
-    await before.stop();
+    expect(await before.stop()).toBe(0); // SIGTERM right after the start: drained, not killed
     const oldLink = pinnedLinkId(join(pinDir, 'link'));
     expect(oldLink).toBeDefined();
 
