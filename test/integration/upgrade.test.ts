@@ -3,8 +3,9 @@
 // identity) are replaced, once, with a warning: the pod never crash-loops, a real kill then arrives, and the
 // kills left in the old ring buffer are counted missed by reconciliation. Pins of the same build are resumed
 // as before. The "release before" is bpf/.output/oomkill-loader-layout1: this loader, whose pins say layout
-// 1 made them (make -C bpf .output/oomkill-loader-layout1). Everything is pinned in a bpffs mounted for this
-// file alone, never in the machine's /sys/fs/bpf.
+// 1 made them (make -C bpf .output/oomkill-loader-layout1); another build of the same layout is an identity
+// forged with bpftool. Everything is pinned in a bpffs mounted for this file alone, never in the machine's
+// /sys/fs/bpf.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -161,6 +162,22 @@ describeKernel('pins left by another release', () => {
     const cgroup = await scratch({ limitMiB: 32 });
     const pid = await killIn(cgroup.dir);
     await expect.poll(() => kills.filter((k) => k.cgroup.path === cgroup.path).map((k) => k.victim.pid), { timeout: 10_000 }).toEqual([pid]);
+  }, 60_000);
+
+  it('replaces pins of the same layout from another build of the kernel program', async () => {
+    const pinned = await startSource([]);
+    await pinned.source.stop();
+    // A forged identity: layout 2, as this loader's, and a build hash no object has.
+    const identity = join(pinDir, 'identity');
+    unlinkSync(identity);
+    execFileSync('bpftool', ['map', 'create', identity, 'type', 'array', 'key', '4', 'value', '16', 'entries', '1', 'name', 'oomkill_pins']);
+    execFileSync('bpftool', ['map', 'update', 'pinned', identity, 'key', '0', '0', '0', '0', 'value', '2', '0', '0', '0', '0', '0', '0', '0', ...'1 2 3 4 5 6 7 8'.split(' ')]);
+
+    const { detail, log } = await startSource([]);
+    expect(detail).toMatch(new RegExp(`, pinned at ${pinDir}$`));
+    expect(log.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringMatching(new RegExp(`^loader: replaced pins at ${pinDir}: they are of another program build \\(0807060504030201, this loader's is [0-9a-f]{16}\\); lost: `)),
+    ]);
   }, 60_000);
 
   it('resumes pins of the same build: no warning, and the kill made while no loader ran arrives', async () => {
