@@ -1,6 +1,9 @@
 // OTLP over gRPC, HTTP/protobuf and HTTP/JSON, as the standard variables choose: one real kill, seen by
 // three receivers at once (one per protocol), arrives as the same record, counter and span at the collector,
-// with the same event id, trace and span ids from each observer.
+// with the same event id, trace and span ids from each observer; and over TLS, with the SDK's own reading
+// of the certificate and headers variables.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { Attr, Metric, Sem } from '../../src/attributes.ts';
 import { startHog } from '../../src/demo/scratch-cgroup.ts';
@@ -12,6 +15,8 @@ import type { ReceiverProcess } from '../support/receiver-process.ts';
 import { scratchCgroups } from '../support/scratch.ts';
 
 const PROTOCOLS: readonly Transport[] = ['grpc', 'http/protobuf', 'http/json'];
+/** A self-signed certificate for 127.0.0.1, and its key: the test collector's, for OTLP/HTTP over TLS. */
+const TLS_DIR = fileURLToPath(new URL('../testdata/tls/', import.meta.url));
 
 describeKernel('OTLP over gRPC and HTTP', () => {
   const scratch = scratchCgroups('protocols');
@@ -115,4 +120,28 @@ describeKernel('OTLP over gRPC and HTTP', () => {
     expect(warnings.length).toBeLessThanOrEqual(3);
     expect(c.logRecords()).toEqual([]);
   }, 60_000);
+
+  it('speaks OTLP/HTTP over TLS with the certificate and headers the SDK reads itself, and says so when it cannot trust the collector', async () => {
+    const c = (collector = await startOtlpReceiver({ tls: { cert: readFileSync(`${TLS_DIR}collector.crt`), key: readFileSync(`${TLS_DIR}collector.key`) } }));
+    expect(c.httpEndpoint).toMatch(/^https:/);
+    const env = (node: string): Record<string, string> => ({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: c.httpEndpoint,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=tenant-7',
+      NODE_NAME: node,
+    });
+    const trusted = startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], { ...env('node-trusted'), OTEL_EXPORTER_OTLP_CERTIFICATE: `${TLS_DIR}collector.crt` });
+    const untrusted = startReceiver(['run', '--source', 'bpf', '--reconcile-interval-ms', '0'], env('node-untrusted'));
+    receivers = [trusted, untrusted];
+    for (const receiver of receivers) await receiver.waitForLine(/"source: bpf, /, 60_000);
+    // The heartbeat goes out as soon as the source runs: no kill needed.
+    const from = (node: string) => c.dataPoints().filter((p) => p.attributes[Sem.k8sNodeName] === node);
+    await expect.poll(() => from('node-trusted').length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(from('node-trusted')[0]?.transport).toBe('http/protobuf');
+    expect(c.lastMetadata()['x-tenant']).toBe('tenant-7');
+    const warning = JSON.parse(await untrusted.waitForLine(/"OTLP metrics export to https:[^"]* failed/, 15_000)) as Record<string, unknown>;
+    expect(warning).toMatchObject({ level: 'warn', endpoint: `${c.httpEndpoint}/v1/metrics` });
+    expect(warning.error).toMatch(/certificate/i);
+    expect(from('node-untrusted')).toEqual([]);
+  }, 120_000);
 });

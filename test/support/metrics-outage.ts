@@ -46,7 +46,9 @@ export function itDeliversCountersAfterAnOutage(outageMs: number, name: string):
 
     collector = await startOtlpReceiver({ port });
     const back = Date.now();
-    const after = await collector.waitForCounter(Metric.kills, before + 3, 5000, series);
+    const after = await collector.waitForCounter(Metric.kills, before + 3, 5000, series).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; the receiver said:\n${receiver?.stderrLines().slice(-15).join('\n')}`, { cause: error });
+    });
     expect(Date.now() - back).toBeLessThan(5000);
     expect(after).toBeGreaterThanOrEqual(before + 3);
     // Nothing lost: the counter holds exactly the kills whose records the receiver exported in that series.

@@ -3,6 +3,7 @@
 // One of the two test doubles this project allows, because no Collector can be installed here. It can also
 // misbehave on purpose, the same way on both transports.
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
@@ -101,7 +102,7 @@ export interface OtlpReceiver {
   /** http://127.0.0.1:<port>, for OTLPLogExporter({ url }) or OTEL_EXPORTER_OTLP_ENDPOINT. */
   endpoint: string;
   port: number;
-  /** OTLP/HTTP: http://127.0.0.1:<httpPort>, serving /v1/logs, /v1/metrics and /v1/traces. */
+  /** OTLP/HTTP: http://127.0.0.1:<httpPort> (https:// with `tls`), serving /v1/logs, /v1/metrics and /v1/traces. */
   httpEndpoint: string;
   httpPort: number;
   logRecords(): ReceivedLogRecord[];
@@ -128,7 +129,7 @@ const STATUS: Partial<Record<Behaviour, grpc.status>> = {
 /** The same refusals over HTTP, as the OTLP/HTTP specification maps them. */
 const HTTP_STATUS: Partial<Record<Behaviour, number>> = { unavailable: 503, 'resource-exhausted': 429, 'invalid-argument': 400 };
 
-export async function startOtlpReceiver(options: { port?: number; httpPort?: number } = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(options: { port?: number; httpPort?: number; tls?: { cert: Buffer; key: Buffer } } = {}): Promise<OtlpReceiver> {
   const records: ReceivedLogRecord[] = [];
   const points: ReceivedDataPoint[] = [];
   const spans: ReceivedSpan[] = [];
@@ -188,7 +189,7 @@ export async function startOtlpReceiver(options: { port?: number; httpPort?: num
   });
 
   // OTLP/HTTP: POST /v1/<signal>, a protobuf or JSON body (maybe gzipped), answered in the same encoding.
-  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const serveHttp = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -223,7 +224,8 @@ export async function startOtlpReceiver(options: { port?: number; httpPort?: num
       if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(response.encode(response.create({})).finish()));
     });
-  });
+  };
+  const httpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, serveHttp) : createServer(serveHttp);
   const httpPort = await new Promise<number>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(options.httpPort ?? 0, '127.0.0.1', () => resolve((httpServer.address() as { port: number }).port));
@@ -254,7 +256,7 @@ export async function startOtlpReceiver(options: { port?: number; httpPort?: num
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
-    httpEndpoint: `http://127.0.0.1:${httpPort}`,
+    httpEndpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${httpPort}`,
     httpPort,
     logRecords: () => [...records],
     spans: () => [...spans],
