@@ -94,7 +94,7 @@ export const SETTINGS = {
   kmsgReplay: { flag: 'kmsg-replay', env: 'OOMKILL_KMSG_REPLAY', kind: 'boolean', help: 'kmsg source: also report kills still in the kernel log at start' },
   cgroupRoot: { flag: 'cgroup-root', env: 'OOMKILL_CGROUP_ROOT', kind: 'string', help: 'cgroup source: the memory controller root (default: detected)' },
   cgroupPollMs: { flag: 'cgroup-poll-ms', env: 'OOMKILL_CGROUP_POLL_MS', kind: 'string', help: 'cgroup source: poll interval on cgroup v1 (default 1000)' },
-  reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 30000)' },
+  reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 60000)' },
   nodeName: { flag: 'node-name', env: 'NODE_NAME', kind: 'string', help: 'this node (default the host name; set from the downward API)' },
   clusterName: { flag: 'cluster-name', env: 'OOMKILL_CLUSTER_NAME', kind: 'string', help: 'this cluster\'s name, exported as k8s.cluster.name (default: none)' },
   kubernetes: { flag: 'kubernetes', env: 'OOMKILL_KUBERNETES', kind: 'string', help: 'auto | on | off: look up pods in the API server (auto: in a cluster or with a kubeconfig)' },
@@ -251,10 +251,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     kmsg: { path: value('kmsgPath') ?? '/dev/kmsg', replay: flag('kmsgReplay') },
     cgroup: { ...(value('cgroupRoot') !== undefined && { root: value('cgroupRoot') }), pollIntervalMs: integer('cgroupPollMs', 1000, 10, 600_000) },
-    // Each check walks every memory cgroup and reads its counter, synchronously: about 0.04 ms per cgroup,
-    // so 15-30 ms on a node of 110 pods. Every 5 s that alone was 0.3-0.6 % of a core, above the idle goal
-    // (bench/, README Footprint); every 30 s, a missed kill is still counted within half a minute.
-    reconcileIntervalMs: integer('reconcileMs', 30_000, 0, 3_600_000),
+    // Each check walks every memory cgroup and reads its counter, synchronously: 20-30 ms for the 344
+    // cgroups of a node of 110 pods, 50-90 ms in the image's V8 lite mode (bench/, README Measured). Every
+    // 5 s that was 1-2 % of a core; every 60 s it is about 0.1 %, and a missed kill is still counted
+    // within a minute (the alerts look at 10 minutes).
+    reconcileIntervalMs: integer('reconcileMs', 60_000, 0, 3_600_000),
     nodeName: value('nodeName') ?? hostname(),
     ...(clusterName !== undefined && { clusterName }),
     kubernetes: {
