@@ -94,7 +94,7 @@ export const SETTINGS = {
   kmsgReplay: { flag: 'kmsg-replay', env: 'OOMKILL_KMSG_REPLAY', kind: 'boolean', help: 'kmsg source: also report kills still in the kernel log at start' },
   cgroupRoot: { flag: 'cgroup-root', env: 'OOMKILL_CGROUP_ROOT', kind: 'string', help: 'cgroup source: the memory controller root (default: detected)' },
   cgroupPollMs: { flag: 'cgroup-poll-ms', env: 'OOMKILL_CGROUP_POLL_MS', kind: 'string', help: 'cgroup source: poll interval on cgroup v1 (default 1000)' },
-  reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 60000)' },
+  reconcileMs: { flag: 'reconcile-interval-ms', env: 'OOMKILL_RECONCILE_INTERVAL_MS', kind: 'string', help: 'compare the kernel\'s OOM counters with the kills seen this often, 0 to never (default 5000; a check while the node has had no OOM kill reads only /proc/vmstat)' },
   nodeName: { flag: 'node-name', env: 'NODE_NAME', kind: 'string', help: 'this node (default the host name; set from the downward API)' },
   clusterName: { flag: 'cluster-name', env: 'OOMKILL_CLUSTER_NAME', kind: 'string', help: 'this cluster\'s name, exported as k8s.cluster.name (default: none)' },
   kubernetes: { flag: 'kubernetes', env: 'OOMKILL_KUBERNETES', kind: 'string', help: 'auto | on | off: look up pods in the API server (auto: in a cluster or with a kubeconfig)' },
@@ -255,7 +255,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     // cgroups of a node of 110 pods, 50-90 ms in the image's V8 lite mode (bench/, README Measured). Every
     // 5 s that was 1-2 % of a core; every 60 s it is about 0.1 %, and a missed kill is still counted
     // within a minute (the alerts look at 10 minutes).
-    reconcileIntervalMs: integer('reconcileMs', 60_000, 0, 3_600_000),
+    reconcileIntervalMs: integer('reconcileMs', 5000, 0, 3_600_000),
     nodeName: value('nodeName') ?? hostname(),
     ...(clusterName !== undefined && { clusterName }),
     kubernetes: {

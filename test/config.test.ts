@@ -157,6 +157,6 @@ describe('loadConfig: delivery and reliability settings', () => {
     expect(config.export).toMatchObject({ spoolDir: '/var/lib/o', maxSpooled: 50 });
     expect(config.bpf.pinDir).toBe('/sys/fs/bpf/o');
     expect(config.reconcileIntervalMs).toBe(0);
-    expect(loadConfig([], {}).reconcileIntervalMs).toBe(60_000);
+    expect(loadConfig([], {}).reconcileIntervalMs).toBe(5000);
   });
 });

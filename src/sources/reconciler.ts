@@ -21,7 +21,7 @@ export interface ReconcilerOptions {
   counters?: CgroupCounters;
   vmstatPath?: string;
   statePath?: string;
-  /** Default 5000 ms. */
+  /** Default 5000 ms: a check costs one read of /proc/vmstat unless the node has had an OOM kill since. */
   intervalMs?: number;
   onMissed(count: number, cgroupPath: string | undefined): void;
   logger: Logger;
@@ -82,7 +82,11 @@ export class Reconciler {
   /** Reports what the kernel counted by the previous check and nobody saw; then reads the kernel again. */
   check(): void {
     const settled = this.#settled;
-    this.#settled = this.#snapshot();
+    // The kernel counts every OOM kill twice, in /proc/vmstat and in the victim's cgroup: while the node's
+    // count stands still no cgroup's can have moved, and the walk over every memory cgroup (the receiver's
+    // main cost when idle) is skipped. Cgroups removed meanwhile are forgotten at the next walk.
+    const node = nodeOomKills(this.#options.vmstatPath) ?? 0;
+    this.#settled = node === settled.node ? settled : this.#snapshot();
     let attributed = 0;
     let changed = false;
     for (const [path, count] of settled.cgroups) {
