@@ -1,11 +1,11 @@
 #!/bin/sh
 # Everything a fresh Debian machine needs to build, run and test oomkill-receiver: the BPF toolchain,
-# Prometheus' promtool (alert rule tests), Node dependencies (Node 24 itself comes from npm), and the
+# Prometheus' promtool (alert rule tests), QEMU and a static busybox (the kernel tier's guests), Node dependencies (Node 24 itself comes from npm), and the
 # loader build. Safe to run again: it installs only what is missing.
 set -eu
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make pkg-config prometheus util-linux libcap2-bin lz4 xz-utils zstd binutils"
+APT_PACKAGES="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make pkg-config prometheus util-linux libcap2-bin lz4 xz-utils zstd binutils qemu-system-x86 busybox-static gzip"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 

@@ -36,6 +36,8 @@ export interface ScratchCgroupOptions {
   limitMiB: number;
   /** Optionally a limit on the pod level too. */
   podLimitMiB?: number;
+  /** cgroup v2: `memory.oom.group` on the leaf, so an OOM kills all its processes (as Kubernetes >= 1.28 sets). */
+  oomGroup?: boolean;
 }
 
 /** Where the memory controller is mounted, and which version it is. */
@@ -67,6 +69,10 @@ export async function createScratchCgroup(options: ScratchCgroupOptions): Promis
     const limitFile = version === 'v1' ? 'memory.limit_in_bytes' : 'memory.max';
     await writeFile(join(dir, limitFile), String(options.limitMiB * 1024 * 1024));
     if (version === 'v2') await writeFile(join(dir, 'memory.swap.max'), '0').catch(() => {});
+    if (options.oomGroup === true) {
+      if (version !== 'v2') throw new Error('memory.oom.group needs cgroup v2');
+      await writeFile(join(dir, 'memory.oom.group'), '1');
+    }
     else await writeFile(join(dir, 'memory.swappiness'), '0').catch(() => {});
     const podDir = created[3] as string;
     if (options.podLimitMiB !== undefined) await writeFile(join(podDir, limitFile), String(options.podLimitMiB * 1024 * 1024));
@@ -108,8 +114,9 @@ export interface Hog {
  * name is whatever the exec'd path's last component says, so a symlink named `name` gives it any bytes
  * a test wants (quotes, newlines, invalid UTF-8) without touching anything else.
  */
-export function startHog(dir: string, options: { name?: Buffer; mainProcess?: boolean } = {}): Hog {
-  return startIn(dir, options.name ?? Buffer.from(HOG_NAME), 'tail', ['/dev/zero'], options.mainProcess === true);
+export function startHog(dir: string, options: { name?: Buffer; mainProcess?: boolean; namespaceChild?: boolean } = {}): Hog {
+  const namespace = options.namespaceChild === true ? 'child' : options.mainProcess === true ? 'main' : 'none';
+  return startIn(dir, options.name ?? Buffer.from(HOG_NAME), 'tail', ['/dev/zero'], namespace);
 }
 
 /** Starts a small process inside `dir` that stays (until the cgroup is removed). */
@@ -118,10 +125,12 @@ export function startResident(dir: string): Hog {
 }
 
 /**
- * With `mainProcess`, the program runs as PID 1 of a new PID namespace (as a container's main process
- * does), under `unshare --pid --fork`; the returned pid is then unshare's, the victim's parent.
+ * With namespace `main`, the program runs as PID 1 of a new PID namespace (as a container's main process
+ * does), under `unshare --pid --fork`; with `child`, a shell is that PID 1 and the program its child (PID 2
+ * there, as a process a container's entrypoint started). The returned pid is then unshare's, an ancestor
+ * of the victim.
  */
-function startIn(dir: string, name: Buffer, program: string, args: string[], mainProcess = false): Hog {
+function startIn(dir: string, name: Buffer, program: string, args: string[], namespace: 'none' | 'main' | 'child' = 'none'): Hog {
   const programPath = ['/usr/bin', '/bin'].map((d) => join(d, program)).find((p) => existsSync(p));
   if (!programPath) throw new Error(`${program} not found in /usr/bin or /bin`);
   const linkDir = mkdtempSync(join(tmpdir(), 'oomkill-hog-'));
@@ -130,7 +139,11 @@ function startIn(dir: string, name: Buffer, program: string, args: string[], mai
   // Node passes arguments and environment as UTF-8, so arbitrary bytes travel as printf octal escapes,
   // decoded by the shell (the trailing x keeps a final newline from being stripped by $(...)).
   const escaped = [...link].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('');
-  const launcher = mainProcess ? 'exec unshare --pid --fork --kill-child' : 'exec';
+  const launcher = {
+    none: 'exec',
+    main: 'exec unshare --pid --fork --kill-child',
+    child: `exec unshare --pid --fork --kill-child /bin/sh -c '"$@" & wait' sh`,
+  }[namespace];
   const script = `echo $$ > "$0/cgroup.procs" && link=$(printf "\${HOG_PATH}x") && ${launcher} "\${link%x}" "$@"`;
   const child = spawn('/bin/sh', ['-c', script, dir, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH, HOG_PATH: escaped } });
   const exited = new Promise<NodeJS.Signals | null>((resolve, reject) => {
