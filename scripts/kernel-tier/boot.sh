@@ -10,7 +10,8 @@
 # The QEMU flags are the ones found deterministic here (../shared/KERNEL-NOTES.md): `thread=single` runs
 # both vCPUs on one host thread, because multi-threaded TCG made Node die of SIGSEGV or fall silent in a
 # few percent of runs (code written on one vCPU and run on another: V8's JIT); `la57=off` because Node
-# segfaults under 5-level paging on 6.12.
+# segfaults under 5-level paging on 6.12. OOMKILL_KERNEL_TIER_ACCEL overrides the -accel value, only for
+# flake-probe.sh's comparison.
 set -eu
 CACHE=${OOMKILL_KERNEL_TIER_CACHE:-/var/cache/oomkill-kernel-tier}
 SERIES=$1 OUTDIR=$2 TIMEOUT=$3 CWD=$4
@@ -50,7 +51,7 @@ for arg in "$@"; do command="$command $(quote "$arg")"; done
 
 rm -f "$OUTDIR/exit-status" "$OUTDIR/qemu-status"
 {
-	timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 3G \
+	timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel "${OOMKILL_KERNEL_TIER_ACCEL:-tcg,thread=single}" -cpu max,la57=off -smp 2 -m 3G \
 	-nographic -no-reboot -nodefaults -serial stdio -display none \
 	-kernel "$KERNEL/vmlinuz" -initrd "$OUTDIR/initrd.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 oops=panic" \

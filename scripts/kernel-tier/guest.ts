@@ -8,7 +8,7 @@
 // OUTDIR/results.json after it ends, so a guest that dies mid-run still leaves the checks it finished.
 // Each check has its own timeout and no retries: a flake is a failure with its reason.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Attr, Sem } from '../../src/attributes.ts';
@@ -21,8 +21,6 @@ import type { ReceiverProcess } from '../../test/support/receiver-process.ts';
 import { BPF_HOOKS, DAEMONSET_LAUNCHER, type CheckResult, type KernelResult } from './results.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-/** The compiled receiver, as the container image runs it (run.sh builds it before booting). */
-const RECEIVER_ENTRY = join(REPO, 'dist', 'main.js');
 
 /** Under emulation Node needs ~15 s to load the receiver; on a shared 2-core host, more. */
 const RECEIVER_START_MS = 240_000;
@@ -37,6 +35,11 @@ const series: string = seriesArg;
 const outDir: string = outDirArg;
 /** Debian's apparmor_parser and libapparmor, extracted by fetch-kernels.sh. */
 const apparmorDir: string = apparmorArg ?? '/var/cache/oomkill-kernel-tier/apparmor';
+/**
+ * The receiver as the container image holds it (run.sh builds the tree with scripts/build-image-tree.sh):
+ * faster to start under emulation than the TypeScript sources, and what ships.
+ */
+const RECEIVER_ENTRY = join(imageTree ?? REPO, 'dist', 'main.js');
 
 const result: KernelResult = {
   kernel: series,
@@ -241,7 +244,7 @@ async function groupKillCheck(): Promise<CheckResult> {
       if (!members.every((m) => pids.has(m.pid))) problems.push(`records for pids ${[...pids].join(',')} (want ${members.map((m) => m.pid).join(',')})`);
       if (oomIds.size !== 1) problems.push(`${oomIds.size} OOM ids (want 1 shared)`);
       if (missedNow !== 0) problems.push(`reconciliation reports ${missedNow} missed (kernel's memory.events oom_kill ${kernelCount})`);
-      toCapture.push({ name: 'oom-group', kills: [hog.pid, ...residents.map((r) => r.pid)].map((pid, i) => ({ pid, comm: i === 0 ? HOG_NAME : 'oomkill-resident', constraint: 'memcg', cgroupPath: cgroup.path })) });
+      toCapture.push({ name: 'oom-group', kills: [hog.pid, ...residents.map((r) => r.pid)].map((pid, i) => ({ pid, comm: comm(i === 0 ? HOG_NAME : 'oomkill-resident'), constraint: 'memcg', cgroupPath: cgroup.path })) });
       if (problems.length > 0) fail(problems.join('; '));
       return { detail: `3 records, one OOM id, 0 missed (memory.events oom_kill ${kernelCount})`, data: { kernelOomKills: kernelCount } };
     });
@@ -268,20 +271,22 @@ async function pidNamespaceCheck(): Promise<CheckResult> {
   });
 }
 
+/** A process name as the kernel's reports print it: task->comm keeps 15 bytes (TASK_COMM_LEN 16). */
+const comm = (name: string): string => name.slice(0, 15);
+
 /** Kills of the checks before kmsg whose reports the kmsg check captures as fixtures. */
 const toCapture: Capture[] = [];
 
 async function globalOomCheck(): Promise<CheckResult> {
   return check('global-oom', RECEIVER_START_MS + DELIVERY_MS * 4, async () => {
     const run = await autoRun();
-    // Most of the guest's memory is taken first by a file on a tmpfs of our own (fast: the kernel zeroes
-    // pages; a hog reading /dev/zero through 3 GiB takes minutes under emulation), so the hog reaches the
-    // global OOM after a few hundred MiB. The file goes as soon as the hog is dead, before anything else
-    // here needs memory.
-    const fill = mkdtempSync('/run/kernel-tier-fill-');
+    // Most of the guest's memory is reserved first as huge pages (instant: the kernel takes them from its
+    // free lists without touching them; a hog reading /dev/zero through 3 GiB, or a tmpfs file being
+    // zeroed, takes minutes under emulation), after dropping the page cache, so the hog reaches the global
+    // OOM after about 256 MiB. The pages go back as soon as the hog is dead.
     const memInfo = (key: string): number => Number(/(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8').split('\n').find((l) => l.startsWith(`${key}:`)) ?? '')?.[1] ?? 0);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${memInfo('MemTotal')}k`, 'tmpfs', fill], { encoding: 'utf8' });
-    if (mounted.status !== 0) fail(`cannot mount a tmpfs at ${fill}: ${mounted.stderr.trim()}`);
+    const hugePages = '/proc/sys/vm/nr_hugepages';
+    const release = (): void => writeFileSync(hugePages, '0');
     const protect = (pids: string[], adj: string): void => {
       for (const pid of pids) {
         try {
@@ -295,27 +300,32 @@ async function globalOomCheck(): Promise<CheckResult> {
       // Everything but this runner is protected now; the runner itself once the hog (which inherits its
       // score) is started and made the only candidate.
       protect(readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid), '-1000');
-      const fillBytes = (memInfo('MemAvailable') - 320 * 1024) * 1024;
-      const filled = spawnSync('fallocate', ['-l', String(fillBytes), join(fill, 'fill')], { encoding: 'utf8' });
-      if (filled.status !== 0) fail(`cannot fill ${fillBytes} bytes of tmpfs: ${filled.stderr.trim()}`);
+      spawnSync('sync');
+      writeFileSync('/proc/sys/vm/drop_caches', '3');
+      const pageKiB = memInfo('Hugepagesize');
+      if (pageKiB === 0) fail('this kernel has no huge pages (Hugepagesize in /proc/meminfo) to take the memory with');
+      const wanted = Math.floor((memInfo('MemAvailable') - 256 * 1024) / pageKiB);
+      writeFileSync(hugePages, String(wanted));
+      const reserved = Number(readFileSync(hugePages, 'utf8').trim());
+      if (reserved < wanted * 0.8) fail(`reserved only ${reserved} of ${wanted} huge pages of ${pageKiB} KiB`);
       return await withCgroup('global-oom', { limitMiB: 1024 * 1024 }, async (cgroup) => {
         const hog = startHog(cgroup.dir);
         writeFileSync(`/proc/${hog.pid}/oom_score_adj`, '1000');
         protect([String(process.pid)], '-1000');
         try {
-          await killed(hog, `the hog (pid ${hog.pid})`);
+          await within(hog.exited, DELIVERY_MS * 2, `waiting for the hog (pid ${hog.pid}) to be OOM-killed`);
         } finally {
-          spawnSync('umount', [fill]);
+          release();
         }
+        await killed(hog, `the hog (pid ${hog.pid})`);
         const [record] = await records(run, 1, forPid(hog.pid), `no record for pid ${hog.pid}`);
         const constraint = record!.attributes[Attr.constraint];
         if (constraint !== 'global') fail(`the global OOM's record has constraint ${String(constraint)} (want global)`);
-        toCapture.push({ name: 'global', kills: [{ pid: hog.pid, comm: HOG_NAME, constraint: 'global', cgroupPath: cgroup.path }] });
+        toCapture.push({ name: 'global', kills: [{ pid: hog.pid, comm: comm(HOG_NAME), constraint: 'global', cgroupPath: cgroup.path }] });
         return { detail: `pid ${hog.pid} killed by a global OOM (runner and receiver at oom_score_adj -1000, hog at 1000), recorded with constraint global` };
       });
     } finally {
-      spawnSync('umount', [fill]);
-      rmSync(fill, { recursive: true, force: true });
+      release();
       // The next checks' hogs inherit this runner's score: they must be killable again.
       writeFileSync(`/proc/${process.pid}/oom_score_adj`, '0');
     }
@@ -334,7 +344,7 @@ async function kmsgCheck(): Promise<CheckResult> {
         if (got.source !== 'kmsg' || got.path !== cgroup.path || got.container !== cgroup.containerId) {
           fail(`record for pid ${hog.pid}: ${JSON.stringify(got)} (want source kmsg, path ${cgroup.path})`);
         }
-        const captured = captureReports([{ name: 'memcg', kills: [{ pid: hog.pid, comm: HOG_NAME, constraint: 'memcg', cgroupPath: cgroup.path }] }, ...toCapture]);
+        const captured = captureReports([{ name: 'memcg', kills: [{ pid: hog.pid, comm: comm(HOG_NAME), constraint: 'memcg', cgroupPath: cgroup.path }] }, ...toCapture]);
         return { detail: `pid ${hog.pid} from the kernel's own report, path and container right; captured ${captured.join(', ')}` };
       });
     } finally {
@@ -406,24 +416,27 @@ interface DaemonSetLauncher {
   }): Promise<{ receiver: ReceiverProcess; identity: unknown }>;
 }
 
-const APPARMOR_PROFILE = join(REPO, 'test/testdata/apparmor/cri-containerd.apparmor.d');
-const APPARMOR_PROFILE_NAME = 'cri-containerd.apparmor.d';
+/** The stand-in for the runtime's default profile (`appArmorProfile: RuntimeDefault`), beside the launcher. */
+const APPARMOR_PROFILE = join(REPO, 'test/support/apparmor/runtime-default.profile');
 
 /**
- * Loads containerd's default profile (what `appArmorProfile: RuntimeDefault` gives) where this kernel has
- * AppArmor and the cache has Debian's apparmor_parser; otherwise says why it cannot be enforced.
+ * Loads the runtime's default profile where this kernel has AppArmor and the cache has Debian's
+ * apparmor_parser; otherwise says why it cannot be enforced.
  */
 function loadAppArmor(): { profile?: string; why: string } {
   const enabled = existsSync('/sys/module/apparmor/parameters/enabled') && readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
   if (!enabled) return { why: 'AppArmor not enforced: this kernel does not enable it' };
   const parser = join(apparmorDir, 'sbin/apparmor_parser');
   if (!existsSync(parser)) return { why: `AppArmor not enforced: no apparmor_parser in ${apparmorDir} (fetch-kernels.sh downloads it)` };
-  const out = spawnSync(parser, ['-r', '-Q', '-K', '-I', join(apparmorDir, 'etc/apparmor.d'), APPARMOR_PROFILE], {
+  if (!existsSync(APPARMOR_PROFILE)) fail(`AppArmor profile missing: ${APPARMOR_PROFILE} (the runtime default's stand-in) is not in this tree`);
+  const name = /^profile\s+(\S+)/m.exec(readFileSync(APPARMOR_PROFILE, 'utf8'))?.[1];
+  if (name === undefined) fail(`no 'profile NAME' in ${APPARMOR_PROFILE}`);
+  const out = spawnSync(parser, ['-r', '-K', APPARMOR_PROFILE], {
     env: { LD_LIBRARY_PATH: join(apparmorDir, 'usr/lib/x86_64-linux-gnu'), PATH: process.env.PATH ?? '' },
     encoding: 'utf8',
   });
   if (out.status !== 0) fail(`apparmor_parser could not load ${APPARMOR_PROFILE}: ${out.stderr.trim()}`);
-  return { profile: APPARMOR_PROFILE_NAME, why: `under AppArmor profile ${APPARMOR_PROFILE_NAME} (containerd's RuntimeDefault)` };
+  return { profile: name!, why: `under AppArmor profile ${name!} (the runtime default's stand-in), enforced` };
 }
 
 async function daemonsetCheck(): Promise<CheckResult> {
@@ -471,7 +484,7 @@ async function daemonsetCheck(): Promise<CheckResult> {
 
 collector = await startOtlpReceiver();
 try {
-  if (!existsSync(RECEIVER_ENTRY)) fail(`no compiled receiver at ${RECEIVER_ENTRY} (run.sh builds it)`);
+  if (!existsSync(RECEIVER_ENTRY)) throw new Error(`no compiled receiver at ${RECEIVER_ENTRY} (run.sh builds it)`);
   for (const hook of BPF_HOOKS) await hookCheck(hook);
   await k8sLayoutCheck();
   await groupKillCheck();
