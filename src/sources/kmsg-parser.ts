@@ -74,6 +74,11 @@ export class OomReportAssembler {
   #summary: Summary | undefined;
   #trigger: { comm?: Buffer; pid?: number } = {};
   #chosen: { pid: number; reason: string } | undefined;
+  /**
+   * The victims of the current report: in a memory.oom.group kill the kernel names the chosen victim twice
+   * (killed as chosen, then again among the group's members), one kill (seen in Debian's 5.10, 6.1, 6.12).
+   */
+  #killed = new Set<number>();
   readonly #context: AssemblerContext;
 
   constructor(context: AssemblerContext) {
@@ -88,6 +93,7 @@ export class OomReportAssembler {
     if ((match = INVOKED.exec(message))) {
       this.#trigger = { comm: unescapeKmsg(match[1] as string) };
       this.#summary = undefined;
+      this.#killed.clear();
       return undefined;
     }
     if ((match = CPU_LINE.exec(message))) {
@@ -102,7 +108,12 @@ export class OomReportAssembler {
       this.#summary = parseSummary(match[1] as string, match[2] as string);
       return undefined;
     }
-    if ((match = KILLED.exec(message))) return this.#kill(record, match);
+    if ((match = KILLED.exec(message))) {
+      const pid = Number(match[2]);
+      if (this.#killed.has(pid)) return undefined;
+      this.#killed.add(pid);
+      return this.#kill(record, match);
+    }
     return undefined;
   }
 
