@@ -51,7 +51,8 @@ export function supportTable(run: TierRun): string {
   const rows = run.kernels.map((k) => {
     const byName = new Map(k.checks.map((c) => [c.check, c]));
     const auto = byName.get('k8s-layout');
-    const autoHook = auto?.status === 'PASS' ? String(auto.data?.autoHook ?? '?') : 'none (failed)';
+    // The hooks the loader attached (e.g. tp_btf/mark_victim+fentry/oom_kill_process), else the kill's own.
+    const autoHook = auto?.status === 'PASS' ? String(auto.data?.autoHooks ?? auto.data?.autoHook ?? '?') : 'none (failed)';
     const working = BPF_HOOKS.filter((h) => byName.get(`hook-${h}`)?.status === 'PASS' && byName.get(`hook-${h}`)?.data?.offered === true);
     const group = byName.get('group-kill');
     const groupCell = group === undefined ? 'not run' : group.status === 'PASS' ? 'complete (3 of 3, 0 missed)' : `incomplete: ${group.detail}`;
