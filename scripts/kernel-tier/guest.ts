@@ -220,7 +220,8 @@ async function k8sLayoutCheck(): Promise<CheckResult | undefined> {
     const record = await killOne(run, 'k8s-layout');
     return {
       detail: `auto picked ${run.started}; pod UID, container ID and cgroup path right for pid ${String(record.attributes[Sem.processPid])}`,
-      data: { autoHook: String(record.attributes[Attr.hook]) },
+      // The hooks the loader attached, from its start line (`bpf, tp_btf/mark_victim+fentry/... on Linux ...`).
+      data: { autoHook: String(record.attributes[Attr.hook]), autoHooks: /^bpf, (\S+) on /.exec(run.started)?.[1] ?? run.started },
     };
   });
 }
@@ -394,17 +395,8 @@ function captureReports(captures: Capture[]): string[] {
   return written;
 }
 
-/** What the tier uses of the node helper's launcher (test/support/daemonset-identity.ts). */
-interface DaemonSetLauncher {
-  startDaemonSetPod(options: {
-    imageTree: string;
-    workDir: string;
-    hostPaths?: Record<string, string>;
-    nodeName: string;
-    env?: Record<string, string>;
-    appArmorProfile?: string;
-  }): Promise<{ receiver: ReceiverProcess; identity: unknown }>;
-}
+/** The node helper's launcher, imported when the check runs so that a tree without it fails only this check. */
+type DaemonSetLauncher = typeof import('../../test/support/daemonset-identity.ts');
 
 /** The stand-in for the runtime's default profile (`appArmorProfile: RuntimeDefault`), beside the launcher. */
 const APPARMOR_PROFILE = join(REPO, 'test/support/apparmor/runtime-default.profile');
@@ -440,7 +432,7 @@ async function daemonsetCheck(): Promise<CheckResult | undefined> {
     const apparmor = loadAppArmor();
     const work = mkdtempSync('/tmp/kernel-tier-daemonset-');
     const state = mkdtempSync('/tmp/kernel-tier-var-lib-');
-    const pod = await startDaemonSetPod({
+    const pod = startDaemonSetPod({
       imageTree: imageTree!,
       workDir: work,
       hostPaths: { '/var/lib/oomkill-receiver': state },
