@@ -183,9 +183,14 @@ async function killOne(run: Running, name: string): Promise<ReceivedLogRecord> {
 
 // --- the checks ------------------------------------------------------------------------------------
 
-/** The hooks each kernel of the tier is expected to offer (KERNEL-NOTES.md: seen in these guests). */
+/**
+ * The hooks each kernel of the tier must deliver kills through: a hook that stops attaching there is a
+ * failure, not "not offered". All four on each, as recorded (test/testdata/kernel-tier/last-run.json), 5.10
+ * included although its mark_victim tracepoint carries only a pid. A series not listed (another kernel run
+ * by hand) may lack some: those pass as not offered, with the loader's reason.
+ */
 const EXPECTED_HOOKS: Record<string, readonly string[]> = {
-  '5.10': ['fentry', 'kprobe'], // 5.10's mark_victim tracepoint carries only a pid
+  '5.10': BPF_HOOKS,
   '6.1': BPF_HOOKS,
   '6.12': BPF_HOOKS,
 };
@@ -196,7 +201,7 @@ async function hookCheck(hook: string): Promise<CheckResult | undefined> {
     try {
       run = await startRun(['--source', 'bpf', '--hook', hook]);
     } catch (error) {
-      if ((EXPECTED_HOOKS[series] ?? BPF_HOOKS).includes(hook)) throw error;
+      if ((EXPECTED_HOOKS[series] ?? []).includes(hook)) throw error;
       return { detail: `not offered by this kernel: ${(error as Error).message}`, data: { offered: false } };
     }
     try {
