@@ -1,6 +1,6 @@
 #!/bin/sh
 # Boots one cached Debian kernel (fetch-kernels.sh) under QEMU's TCG emulation and runs COMMAND in it, in a
-# chroot of this machine's root (shared read-only over 9p), with cwd CWD; OUTDIR is shared writable and
+# chroot of this machine's root (shared read-only over 9p), with cwd CWD (shared on its own too: see init.sh); OUTDIR is shared writable and
 # appears in the guest as /run/kernel-tier. The guest's console goes to stdout and to OUTDIR/console.log.
 #
 # Usage: scripts/kernel-tier/boot.sh SERIES OUTDIR TIMEOUT_SECONDS CWD COMMAND...
@@ -14,7 +14,7 @@
 # flake-probe.sh's comparison.
 set -eu
 CACHE=${OOMKILL_KERNEL_TIER_CACHE:-/var/cache/oomkill-kernel-tier}
-SERIES=$1 OUTDIR=$2 TIMEOUT=$3 CWD=$4
+SERIES=$1 OUTDIR=$2 TIMEOUT=$3 CWD=$(cd "$4" && pwd)
 shift 4
 HERE=$(cd "$(dirname "$0")" && pwd)
 KERNEL="$CACHE/kernels/$SERIES"
@@ -56,7 +56,8 @@ rm -f "$OUTDIR/exit-status" "$OUTDIR/qemu-status"
 	-kernel "$KERNEL/vmlinuz" -initrd "$OUTDIR/initrd.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 oops=panic" \
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-	-virtfs "local,path=$OUTDIR,mount_tag=out,security_model=none,multidevs=remap" </dev/null 2>&1
+	-virtfs "local,path=$OUTDIR,mount_tag=out,security_model=none,multidevs=remap" \
+	-virtfs "local,path=$CWD,mount_tag=tree,security_model=none,readonly=on,multidevs=remap" </dev/null 2>&1
 	echo $? >"$OUTDIR/qemu-status"
 } | tee "$OUTDIR/console.log"
 rm -f "$OUTDIR/initrd.gz"

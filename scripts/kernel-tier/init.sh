@@ -41,6 +41,10 @@ mount -t tracefs tracefs $R/sys/kernel/tracing
 mount -t securityfs securityfs $R/sys/kernel/security
 mkdir -p $R/run/kernel-tier
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out $R/run/kernel-tier || say "FATAL: cannot mount the results share"
+# The working tree has a share of its own, mounted at its own path: it may sit under a directory the guest
+# mounts afresh (a clone in /tmp, as CI's may be), where the root's share would not show it.
+mkdir -p "$R$TIER_CWD"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose tree "$R$TIER_CWD" || say "FATAL: cannot mount the working tree $TIER_CWD"
 ip link set lo up
 hostname "kernel-tier-$TIER_KERNEL"
 say "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime) s"
