@@ -18,6 +18,7 @@ import type { DeliveryOptions } from './delivery-processor.ts';
 import type { ExportFailures } from './export-failures.ts';
 import { killAttributes, killBody, nanosToHrTime } from './kill-record.ts';
 import type { EnrichedKill } from './kill-record.ts';
+import { VictimProviders } from './victim-providers.ts';
 import { KILL_ERROR_TYPE, killSpanId, killSpanName, killSpanStartUnixNano, killTraceId } from './kill-span.ts';
 
 export interface KillSpansOptions extends Pick<DeliveryOptions<ReadableSpan>, 'onDelivered' | 'onRejected' | 'onRetry' | 'onBacklog' | 'maxQueue'> {
@@ -53,12 +54,16 @@ class KillIds implements IdGenerator {
 
 export class KillSpans {
   readonly processor: SpanDeliveryProcessor;
-  readonly #options: KillSpansOptions;
   readonly #ids = new KillIds();
-  readonly #tracers = new Map<string, Tracer>();
+  readonly #tracers: VictimProviders<Tracer>;
 
   constructor(options: KillSpansOptions) {
-    this.#options = options;
+    this.#tracers = new VictimProviders((victim) => new TracerProvider({
+      resource: resourceFromAttributes({ ...options.agentAttributes, ...victim }),
+      idGenerator: this.#ids,
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [this.processor],
+    }).getTracer(INSTRUMENTATION_SCOPE), options.maxVictimResources);
     this.processor = new SpanDeliveryProcessor({
       createExporter: options.createExporter,
       logger: options.logger,
@@ -75,7 +80,7 @@ export class KillSpans {
   emit(enriched: EnrichedKill): void {
     this.#ids.next = { traceId: killTraceId(enriched), spanId: killSpanId(enriched) };
     try {
-      const span = this.#tracerFor(enriched.enrichment.resource).startSpan(killSpanName(enriched), {
+      const span = this.#tracers.get(enriched.enrichment.resource).startSpan(killSpanName(enriched), {
         kind: SpanKind.INTERNAL,
         startTime: nanosToHrTime(killSpanStartUnixNano(enriched)),
         attributes: { ...killAttributes(enriched), [Sem.errorType]: KILL_ERROR_TYPE },
@@ -91,19 +96,5 @@ export class KillSpans {
 
   isQueued(eventId: string): boolean {
     return this.processor.isQueued(eventId);
-  }
-
-  #tracerFor(victim: Attributes): Tracer {
-    const key = JSON.stringify(Object.entries(victim).sort(([a], [b]) => (a < b ? -1 : 1)));
-    let tracer = this.#tracers.get(key);
-    if (tracer) {
-      this.#tracers.delete(key); // least recently used goes first
-    } else {
-      const resource = resourceFromAttributes({ ...this.#options.agentAttributes, ...victim });
-      tracer = new TracerProvider({ resource, idGenerator: this.#ids, sampler: new AlwaysOnSampler(), spanProcessors: [this.processor] }).getTracer(INSTRUMENTATION_SCOPE);
-      if (this.#tracers.size >= (this.#options.maxVictimResources ?? 256)) this.#tracers.delete(this.#tracers.keys().next().value as string);
-    }
-    this.#tracers.set(key, tracer);
-    return tracer;
   }
 }

@@ -28,6 +28,7 @@ import type { EnrichedKill } from './kill-record.ts';
 import { ReceiverMetrics, selectTemporality } from './receiver-metrics.ts';
 import type { ReceiverState } from './receiver-metrics.ts';
 import type { Spool } from './spool.ts';
+import { VictimProviders } from './victim-providers.ts';
 
 export interface OtelExporterOptions {
   /** The agent's own identity: service.name, service.version, host.name, k8s.node.name. */
@@ -140,8 +141,6 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     },
   });
   const agentAttributes = options.agentResource.attributes;
-  const maxResources = options.maxVictimResources ?? 256;
-  const loggers = new Map<string, OtelLogger>();
 
   let flushTimer: NodeJS.Timeout | undefined;
   const flushMetricsSoon = (): void => {
@@ -151,22 +150,13 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
     }, options.metricFlushDelayMs ?? 100);
   };
 
-  const loggerFor = (victim: Attributes): OtelLogger => {
-    const key = JSON.stringify(Object.entries(victim).sort(([a], [b]) => (a < b ? -1 : 1)));
-    let logger = loggers.get(key);
-    if (logger) {
-      loggers.delete(key); // least recently used goes first
-    } else {
-      const resource = resourceFromAttributes({ ...agentAttributes, ...victim });
-      logger = new LoggerProvider({ resource, processors: [processor] }).getLogger(INSTRUMENTATION_SCOPE);
-      if (loggers.size >= maxResources) loggers.delete(loggers.keys().next().value as string);
-    }
-    loggers.set(key, logger);
-    return logger;
-  };
+  const loggers = new VictimProviders<OtelLogger>(
+    (victim) => new LoggerProvider({ resource: resourceFromAttributes({ ...agentAttributes, ...victim }), processors: [processor] }).getLogger(INSTRUMENTATION_SCOPE),
+    options.maxVictimResources,
+  );
 
   emitRecord = (enriched: EnrichedKill): void => {
-    loggerFor(enriched.enrichment.resource).emit({
+    loggers.get(enriched.enrichment.resource).emit({
       eventName: EVENT_NAME,
       timestamp: nanosToHrTime(enriched.kill.timeUnixNano),
       observedTimestamp: nanosToHrTime(enriched.kill.observedUnixNano),

@@ -11,6 +11,7 @@ import type { Attributes } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { killCounterAttributes } from './kill-record.ts';
 import type { EnrichedKill } from './kill-record.ts';
+import { attributesKey } from './victim-providers.ts';
 
 /** What the heartbeat says about the running source; main.ts derives it from the source's own account. */
 export interface ReceiverState {
@@ -128,7 +129,7 @@ export class ReceiverMetrics {
    */
   #bounded(metric: string, series: Map<string, number>, attributes: Attributes): Attributes {
     const full = { ...attributes, ...this.#node };
-    const key = seriesKey(full);
+    const key = attributesKey(full);
     if (series.has(key) || series.size < this.#limit - 1) return full;
     if (!this.#warnedFull.has(metric)) {
       this.#warnedFull.add(metric);
@@ -144,11 +145,10 @@ export class ReceiverMetrics {
 
   /** The gauge keeps the newest time per series: a replayed or late kill never moves it back. */
   #recordLatest(gauge: Gauge, series: Map<string, number>, attributes: Attributes, at: number): void {
-    const key = seriesKey(attributes);
+    const key = attributesKey(attributes);
     const newest = Math.max(series.get(key) ?? 0, at);
     series.set(key, newest);
     gauge.record(newest, attributes as OtelAttributes);
   }
 }
 
-const seriesKey = (attributes: Attributes): string => JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : 1)));
