@@ -41,8 +41,8 @@ export function tableRows(r: FootprintResult): Row[] {
     cpuRow(`idle CPU, both processes, ${r.cpuSeconds} s`, r.idle.cpuPercent, r.idle.nodeKills),
     ...(few?.cpuPercent !== undefined ? [cpuRow(`idle CPU, ${few.pods} pods and their cgroups, ${r.cpuSeconds} s`, few.cpuPercent, few.nodeKills ?? 0)] : []),
     { figure: 'exec → ready (/readyz 200)', measured: `${ms(readyMs)} (slowest of ${r.idle.execToReadyMs.map((v) => Math.round(v)).join(', ')}; with pods ${r.pods.map((p) => Math.round(p.execToReadyMs)).join(', ')}); the loader alone ${r.idle.loaderStartMs.map((v) => Math.round(v)).join(', ')} ms`, bare: `${ms(r.bare.execMs)} (node -e 0)`, goal: '≤ 1 s', met: readyMs <= 1000 },
-    { figure: `kill → OTLP log arrival, ${r.single.kills} single kills`, measured: `p50 ${ms(r.single.p50Ms)}, p99 ${ms(r.single.p99Ms)}`, bare: '', goal: 'p99 ≤ 5 ms', met: r.single.p99Ms <= 5 },
-    { figure: `within a ${r.burst.kills}-kill burst (${r.burst.seconds.toFixed(1)} s)`, measured: `p99 ${ms(r.burst.p99Ms)}; peak ${mib(r.burst.peakMiB)} = ${(r.burst.peakMiB / r.burst.idleMiB).toFixed(2)} × idle`, bare: '', goal: 'p99 ≤ 50 ms, peak ≤ 1.5 × idle', met: r.burst.p99Ms <= 50 && r.burst.peakMiB <= 1.5 * r.burst.idleMiB },
+    { figure: `kill → OTLP log arrival, ${r.single.kills} single kills`, measured: `p50 ${ms(r.single.p50Ms)}, p99 ${ms(r.single.p99Ms)} (kill → read p50 ${ms(r.single.readP50Ms)}, p99 ${ms(r.single.readP99Ms)})`, bare: '', goal: 'p99 ≤ 5 ms', met: r.single.p99Ms <= 5 },
+    { figure: `within a ${r.burst.kills}-kill burst (${r.burst.seconds.toFixed(1)} s)`, measured: `p50 ${ms(r.burst.p50Ms)}, p99 ${ms(r.burst.p99Ms)} (kill → read p50 ${ms(r.burst.readP50Ms)}, p99 ${ms(r.burst.readP99Ms)}); peak ${mib(r.burst.peakMiB)} = ${(r.burst.peakMiB / r.burst.idleMiB).toFixed(2)} × idle`, bare: '', goal: 'p99 ≤ 50 ms, peak ≤ 1.5 × idle', met: r.burst.p99Ms <= 50 && r.burst.peakMiB <= 1.5 * r.burst.idleMiB },
   ];
 }
 

@@ -2,12 +2,18 @@
 // outage of many minutes and a restart of the receiver.
 //
 // One file of JSON lines: {"k": kill} when a kill arrives, {"a": id} when it was delivered, {"d": id}
-// when it was dropped (rejected by the backend, or pushed out by the bound). Fsync policy: every kill
-// line is fsynced before the kill is exported (a kill the receiver has seen is on disk); acknowledgements
-// are not (losing one only means the kill is sent again after a crash, under the same event id, which a
-// backend de-duplicates). A torn last line after a crash is skipped. The file is rewritten (temporary
-// file, fsync, rename) when it has grown and little of it is pending.
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+// when it was dropped (rejected by the backend, or pushed out by the bound).
+//
+// Durability: every kill line is written (write(2), so it is in the page cache and survives the receiver's
+// own crash, OOM kill or SIGKILL) before the kill is exported, and flushed to the disk (fdatasync) right
+// after, off the event loop: one flush covers every line written while the previous one ran. A synchronous
+// fdatasync per kill held each kill back by the disk's flush time, milliseconds on a network disk and worse
+// in a burst; only a crash of the node itself within that flush can now lose a kill, which then had its
+// export under way. Acknowledgements are not flushed (losing one only means the kill is sent again after a
+// crash, under the same event id, which a backend de-duplicates). A torn last line after a crash is
+// skipped. The file is rewritten (temporary file, fsync, rename) when it has grown and little of it is
+// pending.
+import { close, closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { EnrichedKill } from './kill-record.ts';
@@ -29,6 +35,12 @@ export class Spool {
   readonly #options: SpoolOptions;
   readonly #path: string;
   #fd: number;
+  /** A flush runs on the thread pool; another is wanted for lines written since it began. */
+  #flushing = false;
+  #flushWanted = false;
+  /** File descriptors replaced by a rewrite while a flush ran on them: closed when it ends. */
+  #retired: number[] = [];
+  #closed = false;
 
   constructor(options: SpoolOptions) {
     this.#options = options;
@@ -70,8 +82,14 @@ export class Spool {
     this.#settle(ids, 'd');
   }
 
+  /** Flushes what is written and closes the file; a flush under way closes its descriptor when done. */
   close(): void {
-    closeSync(this.#fd);
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#flushWanted) fdatasyncSync(this.#fd);
+    this.#flushWanted = false;
+    if (this.#flushing) this.#retired.push(this.#fd);
+    else closeSync(this.#fd);
   }
 
   #settle(ids: readonly string[], kind: 'a' | 'd'): void {
@@ -82,9 +100,25 @@ export class Spool {
     this.#compactIfLarge(false);
   }
 
-  #write(entry: object, sync: boolean): void {
+  #write(entry: object, flush: boolean): void {
     writeSync(this.#fd, `${JSON.stringify(entry, replacer)}\n`);
-    if (sync) fdatasyncSync(this.#fd);
+    if (flush) {
+      this.#flushWanted = true;
+      this.#flush();
+    }
+  }
+
+  /** fdatasync on the thread pool, one at a time, each covering every line written before it began. */
+  #flush(): void {
+    if (this.#flushing || !this.#flushWanted || this.#closed) return;
+    this.#flushing = true;
+    this.#flushWanted = false;
+    fdatasync(this.#fd, (error) => {
+      this.#flushing = false;
+      for (const fd of this.#retired.splice(0)) close(fd, () => {});
+      if (error) this.#options.logger.warn('spool: could not flush to disk; kills are written but a node crash could lose them', { error });
+      this.#flush();
+    });
   }
 
   #load(): void {
@@ -117,7 +151,10 @@ export class Spool {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(temporary, this.#path);
-    closeSync(this.#fd);
+    // The rewrite holds every pending kill, flushed: a flush still wanted on the old file is not needed.
+    this.#flushWanted = false;
+    if (this.#flushing) this.#retired.push(this.#fd);
+    else closeSync(this.#fd);
     this.#fd = openSync(this.#path, 'a', 0o600);
   }
 }

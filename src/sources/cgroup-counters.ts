@@ -37,6 +37,11 @@ export class CgroupCounters {
     return this.#match(path);
   }
 
+  /** Whether the cgroup at this path (from the mount root) still exists. */
+  exists(path: string): boolean {
+    return existsSync(join(this.mountRoot, path));
+  }
+
   available(): boolean {
     return existsSync(join(this.mountRoot, this.version === 'v1' ? 'memory.oom_control' : 'cgroup.controllers')) && existsSync(this.root);
   }

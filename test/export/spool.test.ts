@@ -60,6 +60,18 @@ describe('Spool', () => {
     expect(new Spool({ dir, logger: silentLogger }).pending().map((k) => k.kill.victim.pid)).toEqual([48, 49]);
   });
 
+  it('has each kill in its file when add returns (a crash of the receiver keeps it), and closes with a flush under way', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const spool = new Spool({ dir, logger: silentLogger });
+    for (let n = 0; n < 20; n++) {
+      spool.add(kill(n));
+      expect(readFileSync(join(dir, 'spool.jsonl'), 'utf8').trim().split('\n')).toHaveLength(n + 1);
+    }
+    spool.close(); // the flush to disk runs on the thread pool meanwhile
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(new Spool({ dir, logger: silentLogger }).pending()).toHaveLength(20);
+  });
+
   it('does not spool the same kill twice', () => {
     const spool = new Spool({ dir: mkdtempSync(join(tmpdir(), 'spool-')), logger: silentLogger });
     spool.add(kill(1));

@@ -1,5 +1,5 @@
 // Reconciliation against the kernel's own counters, with real OOM kills that no source reported.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -39,7 +39,8 @@ describeKernel('reconciler on this machine', () => {
       await startHog(cgroup.dir).exited;
       first.noteSeen(seen); // ...and these three a source did see
     }
-    check(first); // reads the kernel; what it read is compared at the next check
+    check(first); // reads the node's count: ahead of what was seen
+    check(first); // so this one walks the cgroups; what it read is compared at the next check
     expect(missed).toEqual([]);
     check(first);
     expect(missed).toEqual([[5, cgroup.path]]);
@@ -59,6 +60,7 @@ describeKernel('reconciler on this machine', () => {
     second.noteLost(3);
     check(second);
     check(second);
+    check(second);
     expect(missed).toEqual([[5, cgroup.path], [2, cgroup.path], [1, cgroup.path]]);
     expect(cgroup.oomKills()).toBe(14);
   });
@@ -66,7 +68,7 @@ describeKernel('reconciler on this machine', () => {
 
 // On a fixture tree shaped like cgroup v2: what the kernel guarantees (every kill counts in /proc/vmstat
 // as well as in its cgroup) lets a check skip the walk over every cgroup while the node's count is still.
-it('walks the cgroups only when the node has had an OOM kill since the last check', () => {
+it('walks the cgroups only when the node counted kills nobody saw', () => {
   const root = mkdtempSync(join(tmpdir(), 'reconcile-fixture-'));
   const container = join(root, 'kubepods.slice', 'cri-containerd-abc.scope');
   mkdirSync(container, { recursive: true });
@@ -84,8 +86,55 @@ it('walks the cgroups only when the node has had an OOM kill since the last chec
   reconciler.check();
   expect(missed).toEqual([]);
 
-  setNode(2); // the node moved: this check walks, and the next reports what it read
+  setNode(2); // the node moved, and nobody saw its kills: the check after it walks, the next one reports
   reconciler.check();
+  reconciler.check();
+  expect(missed).toEqual([]);
   reconciler.check();
   expect(missed).toEqual([[2, '/kubepods.slice/cri-containerd-abc.scope']]);
+
+  // Kills seen as they happen move the node's count in step: no walk, nothing reported.
+  const seen: OomKill = { source: 'bpf', eventId: 'y', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'memcg', constraintInferred: true, victim: {}, memory: {}, cgroup: { path: '/kubepods.slice/cri-containerd-abc.scope', pathTruncated: false } };
+  setCgroup(3);
+  setNode(3);
+  reconciler.noteSeen(seen);
+  setCgroup(9); // (what a walk would read; none is made)
+  for (let i = 0; i < 3; i++) reconciler.check();
+  expect(missed).toHaveLength(1);
+});
+
+// The state is a journal: a line per kill, one write each, so a SIGKILL never splits one; a torn line (a
+// crash of the node) is skipped, the file is rewritten once it grows, and a state file of the release
+// before the journal is read as it was.
+it('keeps its accounting in a journal that survives torn lines, compaction and the older file', () => {
+  const root = mkdtempSync(join(tmpdir(), 'reconcile-journal-'));
+  const container = join(root, 'kubepods.slice', 'cri-containerd-abc.scope');
+  mkdirSync(container, { recursive: true });
+  writeFileSync(join(container, 'memory.events.local'), 'oom 0\noom_kill 0\n');
+  const vmstatPath = join(root, 'vmstat');
+  writeFileSync(vmstatPath, 'oom_kill 0\n');
+  const statePath = join(root, 'state.json');
+  const counters = new CgroupCounters({ root, mountRoot: root, version: 'v2', match: () => true });
+  const make = (): Reconciler => new Reconciler({ counters, vmstatPath, statePath, onMissed: () => {}, logger: silentLogger });
+  const stateOf = (): unknown => (JSON.parse(readFileSync(statePath, 'utf8').trim().split('\n')[0] as string) as { state: unknown }).state;
+  const kill = (path: string): OomKill => ({ source: 'bpf', eventId: 'z', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'memcg', constraintInferred: true, victim: {}, memory: {}, cgroup: { path, pathTruncated: false } });
+
+  const first = make();
+  for (let i = 0; i < 3; i++) first.noteSeen(kill('/kubepods.slice/cri-containerd-abc.scope'));
+  first.noteLost(2);
+  appendFileSync(statePath, '{"seen":"/kubepods.sl'); // torn by a crash of the node
+  make(); // reads the journal, then rewrites it as one state
+  expect(stateOf()).toMatchObject({ node: 5, cgroups: { '/kubepods.slice/cri-containerd-abc.scope': 3 }, unattributed: 2 });
+
+  const second = make();
+  for (let i = 0; i < 4000; i++) second.noteSeen(kill('/elsewhere'));
+  expect(readFileSync(statePath, 'utf8').split('\n').length).toBeGreaterThan(4000);
+  second.check(); // a check rewrites a journal that has grown
+  expect(readFileSync(statePath, 'utf8').trim().split('\n')).toHaveLength(1);
+  expect(stateOf()).toMatchObject({ node: 4005 });
+
+  const { bootId } = stateOf() as { bootId: string };
+  writeFileSync(statePath, JSON.stringify({ bootId, node: 7, cgroups: {} })); // the older release's file
+  make();
+  expect(stateOf()).toMatchObject({ node: 7, unattributed: 0 });
 });
