@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -962,6 +963,7 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct oomkill_hello hello = {};
 	struct utsname uts;
+	sigset_t stop_signals, waiting_mask;
 	char tried[2048] = "", name[96];
 	const char *btf = "/sys/kernel/btf/vmlinux";
 	int events_fd = -1, bss_fd = -1;
@@ -1092,9 +1094,21 @@ attached:
 	if (write_frame(OOMKILL_FRAME_HELLO, &hello, sizeof(hello)))
 		goto cleanup;
 
+	/* Asleep until a kill or the next stats frame, nothing in between. SIGTERM and SIGINT are blocked but
+	 * while waiting (epoll_pwait), so one that arrives just before the wait still ends it at once. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, &waiting_mask);
+	sigdelset(&waiting_mask, SIGTERM);
+	sigdelset(&waiting_mask, SIGINT);
 	next_stats = clock_ns(CLOCK_MONOTONIC) + (__u64)o.stats_interval_ms * 1000000;
 	while (!stopping && !reader_gone) {
-		int err = ring_buffer__poll(rb, 100);
+		__u64 now = clock_ns(CLOCK_MONOTONIC);
+		int timeout_ms = next_stats > now ? (int)((next_stats - now + 999999) / 1000000) : 0;
+		struct epoll_event ready;
+		int n = epoll_pwait(ring_buffer__epoll_fd(rb), &ready, 1, timeout_ms, &waiting_mask);
+		int err = n > 0 ? ring_buffer__consume(rb) : n < 0 ? -errno : 0;
 
 		if (err < 0 && err != -EINTR) {
 			if (!reader_gone)
