@@ -52,15 +52,20 @@ export interface Memory {
   cgroupPeakSinceStart: number;
 }
 
+export interface Quantiles { count: number; p50Ms: number; p99Ms: number }
+
 export interface FootprintResult {
   bare: { rssMiB: number; cpuPercent: number; execMs: number };
   /** nodeKills: OOM kills on the node during the CPU window, all handled by the receiver. */
   idle: Memory & { cpuPercent: number; nodeKills: number; execToReadyMs: number[]; loaderStartMs: number[] };
   pods: Array<Memory & { pods: number; execToReadyMs: number; listedMs: number; cpuPercent?: number; nodeKills?: number }>;
-  /** readP50Ms, readP99Ms: from the kill to the receiver's read of it (the record's observed time). */
-  single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number; readP50Ms: number; readP99Ms: number };
+  /**
+   * readP50Ms, readP99Ms: from the kill to the receiver's read of it (the record's observed time); floor:
+   * from the kill to its read by bare Node reading a loader of its own beside the receiver (bench/kill-floor.ts).
+   */
+  single: { kills: number; p50Ms: number; p99Ms: number; maxMs: number; readP50Ms: number; readP99Ms: number; floor: Quantiles };
   /** cpuMsPerKill: the receiver's CPU over the burst divided by every kill the node had meanwhile. */
-  burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; readP50Ms: number; readP99Ms: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number; cpuMsPerKill: number };
+  burst: { kills: number; seconds: number; p50Ms: number; p99Ms: number; maxMs: number; readP50Ms: number; readP99Ms: number; floor: Quantiles; idleMiB: number; peakMiB: number; cgroupPeakMiB: number; cpuMsPerKill: number };
   outage: { kills: number; idleMiB: number; peakMiB: number; cgroupPeakMiB: number; drainSeconds: number };
   memoryLimitMiB: number;
   cpuSeconds: number;
@@ -271,8 +276,11 @@ export async function benchFootprint(options: FootprintOptions): Promise<Footpri
         [podMemory.cpuPercent] = window.percents;
         podMemory.nodeKills = window.nodeKills;
         log(`${options.singleKills} single kills, then a burst of ${options.burstKills}`);
-        single = await singleKills(collector, hogs, options.singleKills);
-        burst = await burstKills(collector, hogs, options.burstKills, run.launched, run.cgroup, podMemory.total, options.settleSeconds);
+        const loaderPath = join(tree, 'bpf', '.output', 'oomkill-loader');
+        let floor = await startFloor(loaderPath, hogs.path);
+        single = { ...await singleKills(collector, hogs, options.singleKills), floor: quantiles(await floor.stop()) };
+        floor = await startFloor(loaderPath, hogs.path);
+        burst = { ...await burstKills(collector, hogs, options.burstKills, run.launched, run.cgroup, podMemory.total, options.settleSeconds), floor: quantiles(await floor.stop()) };
         log(`${options.outageKills} kills while the OTLP endpoint is down`);
         const down = await outageKills(collector, hogs, options.outageKills, run.launched, run.cgroup);
         collector = down.collector;
@@ -319,7 +327,31 @@ const latencyMs = (r: ReceivedLogRecord): number => Number(r.receivedUnixNano - 
 const readMs = (r: ReceivedLogRecord): number => Number(r.observedTimeUnixNano - r.timeUnixNano) / 1e6;
 
 /** One kill at a time: each one's delay is measured alone. */
-async function singleKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number): Promise<FootprintResult['single']> {
+const quantiles = (values: number[]): Quantiles => ({ count: values.length, p50Ms: median(values), p99Ms: percentile(values, 0.99) });
+
+/**
+ * The floor under the receiver's delays: bare Node reading the frames of a loader of its own through the
+ * same kills, doing nothing else (bench/kill-floor.ts). What the receiver adds is above it.
+ */
+async function startFloor(loaderPath: string, cgroupPath: string): Promise<{ stop(): Promise<number[]> }> {
+  const floor = spawn(process.execPath, [fileURLToPath(new URL('kill-floor.ts', import.meta.url)), loaderPath, cgroupPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  floor.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => floor.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    floor.stderr.once('data', () => resolve());
+    void exited.then((code) => reject(new Error(`bench/kill-floor.ts exited with ${code} before its loader attached`)));
+  });
+  return {
+    async stop() {
+      floor.stdin.end();
+      await exited;
+      return JSON.parse(out) as number[];
+    },
+  };
+}
+
+async function singleKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number): Promise<Omit<FootprintResult['single'], 'floor'>> {
   const latencies: number[] = [];
   const reads: number[] = [];
   for (let i = 0; i < kills; i++) {
@@ -338,7 +370,7 @@ async function singleKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills
 /**
  * `kills` more kills, 20 hogs at a time (makeKills); every one must arrive. Peak memory is the kernel's own record (VmHWM, the cgroup's max usage), reset before the burst.
  */
-async function burstKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number, launched: Launched, cgroupDir: string, idleMiB: number, settleSeconds: number): Promise<FootprintResult['burst']> {
+async function burstKills(collector: OtlpReceiver, cgroup: ScratchCgroup, kills: number, launched: Launched, cgroupDir: string, idleMiB: number, settleSeconds: number): Promise<Omit<FootprintResult['burst'], 'floor'>> {
   const inCgroup = (r: ReceivedLogRecord): boolean => r.attributes[Attr.cgroupPath] === cgroup.path;
   const before = cgroup.oomKills();
   const seenBefore = new Set(collector.logRecords().filter(inCgroup));

@@ -17,6 +17,8 @@ interface Row { figure: string; measured: string; bare: string; goal: string; me
 
 const mib = (v: number): string => `${v.toFixed(1)} MB`;
 const ms = (v: number): string => (v < 10 ? `${v.toFixed(2)} ms` : `${Math.round(v)} ms`);
+/** Bare Node reading a loader of its own through the same kills: the floor under the receiver's delays. */
+const floor = (q: FootprintResult['single']['floor']): string => `kill → read p50 ${ms(q.p50Ms)}, p99 ${ms(q.p99Ms)} (${q.count} kills)`;
 
 export function tableRows(r: FootprintResult): Row[] {
   const ratio = (v: number): string => `${mib(r.bare.rssMiB)} (${(v / r.bare.rssMiB).toFixed(2)}×)`;
@@ -41,8 +43,8 @@ export function tableRows(r: FootprintResult): Row[] {
     cpuRow(`idle CPU, both processes, ${r.cpuSeconds} s`, r.idle.cpuPercent, r.idle.nodeKills),
     ...(few?.cpuPercent !== undefined ? [cpuRow(`idle CPU, ${few.pods} pods and their cgroups, ${r.cpuSeconds} s`, few.cpuPercent, few.nodeKills ?? 0)] : []),
     { figure: 'exec → ready (/readyz 200)', measured: `${ms(readyMs)} (slowest of ${r.idle.execToReadyMs.map((v) => Math.round(v)).join(', ')}; with pods ${r.pods.map((p) => Math.round(p.execToReadyMs)).join(', ')}); the loader alone ${r.idle.loaderStartMs.map((v) => Math.round(v)).join(', ')} ms`, bare: `${ms(r.bare.execMs)} (node -e 0)`, goal: '≤ 1 s', met: readyMs <= 1000 },
-    { figure: `kill → OTLP log arrival, ${r.single.kills} single kills`, measured: `p50 ${ms(r.single.p50Ms)}, p99 ${ms(r.single.p99Ms)} (kill → read p50 ${ms(r.single.readP50Ms)}, p99 ${ms(r.single.readP99Ms)})`, bare: '', goal: 'p99 ≤ 5 ms', met: r.single.p99Ms <= 5 },
-    { figure: `within a ${r.burst.kills}-kill burst (${r.burst.seconds.toFixed(1)} s)`, measured: `p50 ${ms(r.burst.p50Ms)}, p99 ${ms(r.burst.p99Ms)} (kill → read p50 ${ms(r.burst.readP50Ms)}, p99 ${ms(r.burst.readP99Ms)}); peak ${mib(r.burst.peakMiB)} = ${(r.burst.peakMiB / r.burst.idleMiB).toFixed(2)} × idle`, bare: '', goal: 'p99 ≤ 50 ms, peak ≤ 1.5 × idle', met: r.burst.p99Ms <= 50 && r.burst.peakMiB <= 1.5 * r.burst.idleMiB },
+    { figure: `kill → OTLP log arrival, ${r.single.kills} single kills`, measured: `p50 ${ms(r.single.p50Ms)}, p99 ${ms(r.single.p99Ms)} (kill → read p50 ${ms(r.single.readP50Ms)}, p99 ${ms(r.single.readP99Ms)})`, bare: floor(r.single.floor), goal: 'p99 ≤ 5 ms', met: r.single.p99Ms <= 5 },
+    { figure: `within a ${r.burst.kills}-kill burst (${r.burst.seconds.toFixed(1)} s)`, measured: `p50 ${ms(r.burst.p50Ms)}, p99 ${ms(r.burst.p99Ms)} (kill → read p50 ${ms(r.burst.readP50Ms)}, p99 ${ms(r.burst.readP99Ms)}); peak ${mib(r.burst.peakMiB)} = ${(r.burst.peakMiB / r.burst.idleMiB).toFixed(2)} × idle; ${r.burst.cpuMsPerKill.toFixed(1)} ms CPU per kill`, bare: floor(r.burst.floor), goal: 'p99 ≤ 50 ms, peak ≤ 1.5 × idle', met: r.burst.p99Ms <= 50 && r.burst.peakMiB <= 1.5 * r.burst.idleMiB },
   ];
 }
 
