@@ -51,8 +51,10 @@ export interface OtelExporterOptions {
   spool?: Spool;
   /** Periodic metric export interval (default 10 000 ms). */
   metricIntervalMs?: number;
-  /** After a kill, counters are exported this soon rather than at the next interval (default 100 ms). */
+  /** After a kill, counters are exported this soon rather than at the next interval (default 100 ms)... */
   metricFlushDelayMs?: number;
+  /** ...but such early exports are at least this far apart (default 1000 ms). */
+  metricFlushSpacingMs?: number;
   /** Distinct victim Resources kept (default 256; more only costs a new provider per kill). */
   maxVictimResources?: number;
   /** Records held in memory while the endpoint is down (default 2000); the rest wait in the spool. */
@@ -142,12 +144,17 @@ export function createOtelExporter(options: OtelExporterOptions): KillExporter {
   });
   const agentAttributes = options.agentResource.attributes;
 
+  // A kill's counters leave soon after it (metricFlushDelayMs), but an early export runs at most once per
+  // metricFlushSpacingMs: in a burst, one after every kill cost a fifth of the receiver's CPU per kill.
   let flushTimer: NodeJS.Timeout | undefined;
+  let lastFlushAt = -Infinity;
   const flushMetricsSoon = (): void => {
+    const delayMs = Math.max(options.metricFlushDelayMs ?? 100, lastFlushAt + (options.metricFlushSpacingMs ?? 1000) - performance.now());
     flushTimer ??= setTimeout(() => {
       flushTimer = undefined;
+      lastFlushAt = performance.now();
       reader?.forceFlush().catch((error: unknown) => options.logger.warn('metric export failed', { error }));
-    }, options.metricFlushDelayMs ?? 100);
+    }, delayMs);
   };
 
   const loggers = new VictimProviders<OtelLogger>(
