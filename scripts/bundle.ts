@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
+import { nativeUtf8 } from './native-utf8.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = process.argv[2];
@@ -61,6 +62,6 @@ await build({
   // The bundled CommonJS packages (grpc-js, protobufjs) call require() for Node's built-ins, and an ES
   // module has none: the banner makes one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  plugins: [staticLazyRequires, undiciLeftOut],
+  plugins: [staticLazyRequires, undiciLeftOut, nativeUtf8],
   logLevel: 'warning',
 });

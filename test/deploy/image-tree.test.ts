@@ -33,6 +33,16 @@ describe('the image tree', () => {
     }
   });
 
+  it('encodes OTLP strings with the native UTF-8 encoder in every copy of the serializer (scripts/native-utf8.ts)', () => {
+    const chunks = readdirSync(join(tree, 'dist')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(tree, 'dist', f), 'utf8'));
+    const writers = chunks.filter((text) => text.includes('writeString(str)'));
+    expect(writers.length).toBeGreaterThan(0);
+    for (const text of writers) {
+      expect(text).toContain('encodeInto(str,');
+      expect(text).not.toMatch(/isAscii/);
+    }
+  });
+
   it('keeps the Kubernetes client out of the main bundle: it is a chunk loaded only in Kubernetes mode', () => {
     const main = readFileSync(join(tree, 'dist/main.js'), 'utf8');
     expect(main).not.toMatch(/KubeConfig ?= ?class\b|class KubeConfig\b/);
