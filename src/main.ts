@@ -73,7 +73,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let health: HealthServer | undefined;
   let source: Source | undefined;
   let demoWatcher: ((kill: EnrichedKill) => void) | undefined;
-  const pipeline = createPipeline({ enricher, exporter, logger, onExported: (kill) => demoWatcher?.(kill) });
+  let reconciler: Reconciler | undefined;
+  const pipeline = createPipeline({
+    enricher,
+    exporter,
+    logger,
+    onExported: (kill) => {
+      reconciler?.noteKept(kill.kill); // spooled: saved as seen only now (Reconciler.noteRead)
+      demoWatcher?.(kill);
+    },
+  });
 
   let stopReconciler: (() => void) | undefined;
   const shutdown = async (): Promise<void> => {
@@ -111,10 +120,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }, logger),
     );
     // Reconciliation starts before the sources, so that its baseline precedes every kill they report.
-    let reconciler = config.source === 'cgroup' ? undefined : createReconciler(config, pipeline, config.source === 'kmsg' ? 'kmsg' : 'bpf', logger);
+    reconciler = config.source === 'cgroup' ? undefined : createReconciler(config, pipeline, config.source === 'kmsg' ? 'kmsg' : 'bpf', logger);
     const handlers = {
       ...pipeline,
-      onKill: (kill: OomKill) => (reconciler?.noteSeen(kill), pipeline.onKill(kill)),
+      onKill: (kill: OomKill) => (reconciler?.noteRead(kill), pipeline.onKill(kill)),
       onLost: (lost: LostKills) => (reconciler?.noteLost(lost.count), pipeline.onLost(lost)),
       // The kernel's second kill of a group kill's chosen victim: counted by the kernel, not exported again.
       onRecounted: (kill: OomKill) => reconciler?.noteSeen(kill),

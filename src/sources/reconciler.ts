@@ -50,6 +50,8 @@ export class Reconciler {
   #state: State;
   #settled: Snapshot;
   #timer: NodeJS.Timeout | undefined;
+  /** Kills read and not yet kept: accounted for, not saved. */
+  readonly #inFlight = { node: 0, cgroups: new Map<string, number>() };
   /** The journal, open for appending, and its size. */
   #journal: number | undefined;
   #journalBytes = 0;
@@ -79,15 +81,43 @@ export class Reconciler {
     clearInterval(this.#timer);
   }
 
-  /** A kill the receiver saw. */
+  /**
+   * A kill a source delivered. It is accounted for at once, but saved only when it is kept (noteKept): a
+   * receiver SIGKILLed before its kill reached the spool leaves it to the next one to count as missed,
+   * rather than to neither deliver nor count it.
+   */
+  noteRead(kill: OomKill): void {
+    const path = this.#countedPath(kill);
+    this.#inFlight.node++;
+    if (path !== null) this.#inFlight.cgroups.set(path, (this.#inFlight.cgroups.get(path) ?? 0) + 1);
+  }
+
+  /** A kill noted read is now spooled (or exported, without a spool): saved as seen. */
+  noteKept(kill: OomKill): void {
+    const path = this.#countedPath(kill);
+    if (this.#inFlight.node > 0) this.#inFlight.node--;
+    const count = path !== null ? this.#inFlight.cgroups.get(path) : undefined;
+    if (path !== null && count !== undefined) {
+      if (count > 1) this.#inFlight.cgroups.set(path, count - 1);
+      else this.#inFlight.cgroups.delete(path);
+    }
+    this.#record({ seen: path });
+  }
+
+  /** A kill the kernel counted that is never exported (a group kill's chosen victim, counted twice). */
   noteSeen(kill: OomKill): void {
-    const path = kill.cgroup.path;
-    this.#record({ seen: path !== undefined && this.#options.counters?.matches(path) === true ? path : null });
+    this.#record({ seen: this.#countedPath(kill) });
   }
 
   /** Kills a source knows it lost (and reports itself), without knowing their cgroups. */
   noteLost(count: number): void {
     this.#record({ lost: count });
+  }
+
+  /** The kill's cgroup if this reconciler counts it per cgroup, else null (the node's count only). */
+  #countedPath(kill: OomKill): string | null {
+    const path = kill.cgroup.path;
+    return path !== undefined && this.#options.counters?.matches(path) === true ? path : null;
   }
 
   /** Applies a change to the state and appends it to the journal. */
@@ -112,7 +142,7 @@ export class Reconciler {
     const counters = this.#options.counters;
     if (counters && node !== settled.node) this.#forgetRemovedCgroups(counters);
     if (counters && settled.cgroups === undefined) {
-      this.#settled = settled.node > this.#state.node ? this.#snapshot() : { node };
+      this.#settled = settled.node > this.#state.node + this.#inFlight.node ? this.#snapshot() : { node };
       if (this.#journalBytes > COMPACT_BYTES) this.#compact();
       return;
     }
@@ -120,18 +150,18 @@ export class Reconciler {
     let attributed = 0;
     let changed = false;
     for (const [path, count] of settled.cgroups ?? []) {
-      const accounted = this.#state.cgroups[path] ?? 0;
+      const accounted = (this.#state.cgroups[path] ?? 0) + (this.#inFlight.cgroups.get(path) ?? 0);
       if (count > accounted) {
         const found = count - accounted;
         const alreadyCounted = Math.min(found, this.#state.unattributed);
         this.#state.unattributed -= alreadyCounted;
         if (found > alreadyCounted) this.#options.onMissed(found - alreadyCounted, path);
         attributed += found - alreadyCounted;
-        this.#state.cgroups[path] = count;
+        this.#state.cgroups[path] = count - (this.#inFlight.cgroups.get(path) ?? 0);
         changed = true;
       }
     }
-    const nodeMissed = settled.node - this.#state.node;
+    const nodeMissed = settled.node - this.#state.node - this.#inFlight.node;
     if (nodeMissed > attributed) this.#options.onMissed(nodeMissed - attributed, undefined);
     const missed = Math.max(nodeMissed, attributed);
     if (missed > 0) {

@@ -138,3 +138,32 @@ it('keeps its accounting in a journal that survives torn lines, compaction and t
   make();
   expect(stateOf()).toMatchObject({ node: 7, unattributed: 0 });
 });
+
+// A kill is saved as seen only once it is kept (spooled): one read by a receiver SIGKILLed before that is
+// neither delivered nor spooled, so the next receiver must count it missed, and a kept one must not be.
+it('saves a kill as seen only once it is kept, and accounts for it meanwhile', () => {
+  const root = mkdtempSync(join(tmpdir(), 'reconcile-kept-'));
+  const path = '/kubepods.slice/cri-containerd-abc.scope';
+  mkdirSync(join(root, path), { recursive: true });
+  const setKernel = (n: number): void => {
+    writeFileSync(join(root, path, 'memory.events.local'), `oom 0\noom_kill ${n}\n`);
+    writeFileSync(join(root, 'vmstat'), `oom_kill ${n}\n`);
+  };
+  setKernel(0);
+  const counters = new CgroupCounters({ root, mountRoot: root, version: 'v2', match: () => true });
+  const missed: Array<[number, string | undefined]> = [];
+  const make = (): Reconciler => new Reconciler({ counters, vmstatPath: join(root, 'vmstat'), statePath: join(root, 'state.json'), onMissed: (n, p) => missed.push([n, p]), logger: silentLogger });
+  const kill: OomKill = { source: 'bpf', eventId: 'k', timeUnixNano: 0n, observedUnixNano: 0n, constraint: 'memcg', constraintInferred: true, victim: {}, memory: {}, cgroup: { path, pathTruncated: false } };
+
+  const first = make();
+  setKernel(2);
+  first.noteRead(kill);
+  first.noteKept(kill);
+  first.noteRead(kill); // read, still waiting (for its pod, say) when the receiver is SIGKILLed
+  for (let i = 0; i < 3; i++) first.check();
+  expect(missed).toEqual([]); // in flight is accounted for
+
+  const second = make(); // after the SIGKILL: only the kept kill was saved
+  for (let i = 0; i < 3; i++) second.check();
+  expect(missed).toEqual([[1, path]]);
+});
