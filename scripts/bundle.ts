@@ -46,6 +46,29 @@ const undiciLeftOut: Plugin = {
   },
 };
 
+/**
+ * Node's built-ins come from process.getBuiltinModule(), not through an ES import. Importing a built-in as an
+ * ES module builds its ES facade, which reads every export once, and some exports load what the receiver
+ * never uses when read: node:http's WebSocket, CloseEvent and MessageEvent load Node's own copy of undici
+ * (about 750 KB of source, 10 MB of RSS in a bare Node), node:util's diff and setTraceSigInt load
+ * worker_threads (2.6 MB). So each imported built-in becomes a module that exports its own properties, each
+ * read on its own only where it is imported (an unused export is a pure expression, dropped by the bundle;
+ * esbuild's CommonJS interop would read every property's descriptor, which runs node:util's lazy ones).
+ * The names are the build's Node's; a name the image's Node lacks fails the build, not the receiver.
+ */
+const builtinsWithoutEsFacade: Plugin = {
+  name: 'builtins-without-es-facade',
+  setup(build) {
+    // Only static imports: a dynamic import() needs every export, which is what the facade does anyway.
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => args.kind === 'import-statement' && isBuiltin(args.path) ? { path: args.path, namespace: 'node-builtin' } : undefined);
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
+      const names = Object.getOwnPropertyNames(process.getBuiltinModule(args.path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
+      const exports = names.map((name) => `export const ${name} = /* @__PURE__ */ (() => builtin.${name})();`);
+      return { contents: [`const builtin = process.getBuiltinModule(${JSON.stringify(args.path)});`, 'export default builtin;', ...exports].join('\n'), loader: 'js' };
+    });
+  },
+};
+
 await build({
   entryPoints: [join(ROOT, 'src', 'main.ts')],
   outdir,
@@ -60,8 +83,8 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   // The bundled CommonJS packages (grpc-js, protobufjs) call require() for Node's built-ins, and an ES
-  // module has none: the banner makes one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  plugins: [staticLazyRequires, undiciLeftOut, nativeUtf8],
+  // module has none: the banner makes one, with no ES import of node:module (see builtinsWithoutEsFacade).
+  banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
+  plugins: [builtinsWithoutEsFacade, staticLazyRequires, undiciLeftOut, nativeUtf8],
   logLevel: 'warning',
 });
