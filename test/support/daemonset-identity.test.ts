@@ -16,7 +16,7 @@ describe('readImageSpec', () => {
     const spec = readImageSpec();
     expect(spec).toMatchObject({
       user: { uid: 65532, gid: 65532 },
-      entrypoint: ['node', '--lite-mode', '/app/bin/oomkill-receiver'],
+      entrypoint: ['node', '--lite-mode', '--no-icu-timezone-data', '/app/bin/oomkill-receiver'],
       cmd: ['run'],
       treeDir: '/app',
       setcap: { capabilities: 'cap_bpf,cap_perfmon,cap_sys_resource+p', path: '/app/bpf/.output/oomkill-loader' },
@@ -51,7 +51,7 @@ describeKernel('prepareDaemonSetPod', () => {
     const { init: [init], receiver } = prepare();
     expect(init?.identity).toMatchObject({ name: 'own-state-dirs', uid: 0, gid: 0, boundingSet: ['CHOWN', 'FOWNER'], noNewPrivs: true, readOnlyRoot: true });
     expect(init?.identity.argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(receiver.identity).toMatchObject({ name: 'receiver', uid: 65532, gid: 65532, boundingSet: ['BPF', 'PERFMON', 'SYS_RESOURCE'], noNewPrivs: false, argv: ['node', '--lite-mode', '/app/bin/oomkill-receiver', 'run'] });
+    expect(receiver.identity).toMatchObject({ name: 'receiver', uid: 65532, gid: 65532, boundingSet: ['BPF', 'PERFMON', 'SYS_RESOURCE'], noNewPrivs: false, argv: ['node', '--lite-mode', '--no-icu-timezone-data', '/app/bin/oomkill-receiver', 'run'] });
     expect(receiver.identity.env).toMatchObject({ NODE_NAME: 'node-7', NODE_ENV: 'production', OOMKILL_PIN_DIR: '/run/oomkill-receiver/pins' });
     expect(receiver.identity.mounts).toContain(`/run/oomkill-receiver/pins <- ${join(work, 'bpffs', 'oomkill')}`);
     expect(receiver.identity.mounts).toContain('/sys/kernel/btf <- /sys/kernel/btf (ro)');
