@@ -38,11 +38,22 @@ const staticLazyRequires: Plugin = {
   },
 };
 
-/** client-node's undici import resolves to scripts/undici-left-out.ts (why: there). */
-const undiciLeftOut: Plugin = {
-  name: 'undici-left-out',
+/**
+ * Packages the receiver never runs, each replaced by a stand-in under scripts/ that throws a clear error if
+ * used, and only where the named package imports it (why each is left out: in its stand-in).
+ */
+const LEFT_OUT: ReadonlyArray<{ name: string; importer: RegExp; standIn: string }> = [
+  { name: 'undici', importer: /[\\/]@kubernetes[\\/]client-node[\\/]/, standIn: 'undici-left-out.ts' },
+  { name: '@grpc/proto-loader', importer: /[\\/]@grpc[\\/]grpc-js[\\/]/, standIn: 'proto-loader-left-out.ts' },
+];
+const leftOut: Plugin = {
+  name: 'left-out',
   setup(build) {
-    build.onResolve({ filter: /^undici$/ }, (args) => (/[\\/]@kubernetes[\\/]client-node[\\/]/.test(args.importer) ? { path: join(ROOT, 'scripts', 'undici-left-out.ts') } : undefined));
+    const names = LEFT_OUT.map((e) => e.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => {
+      const entry = LEFT_OUT.find((e) => e.name === args.path && e.importer.test(args.importer));
+      return entry && { path: join(ROOT, 'scripts', entry.standIn) };
+    });
   },
 };
 
@@ -85,6 +96,6 @@ await build({
   // The bundled CommonJS packages (grpc-js, protobufjs) call require() for Node's built-ins, and an ES
   // module has none: the banner makes one, with no ES import of node:module (see builtinsWithoutEsFacade).
   banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
-  plugins: [builtinsWithoutEsFacade, staticLazyRequires, undiciLeftOut, nativeUtf8],
+  plugins: [builtinsWithoutEsFacade, staticLazyRequires, leftOut, nativeUtf8],
   logLevel: 'warning',
 });
