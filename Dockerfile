@@ -28,8 +28,10 @@ ENV NODE_ENV=production
 # stayed after use: about 0.5 MB less at idle, measured on the tree as npm run bench runs it.
 ENV MALLOC_MMAP_THRESHOLD_=131072
 # V8 flags, set here and only here (npm run bench reads this line and measures exactly it): --lite-mode
-# leaves out the optimizing compilers and allocates feedback lazily, about 9 MB less at idle; the receiver
-# spends its time waiting, and kills still arrive within the latency goals (README, Footprint).
+# leaves out the optimizing compilers and allocates feedback lazily, about 6 MB less at idle; the receiver
+# spends its time waiting, and its CPU per kill is about the optimizing compilers' (1.9-2.3 ms against
+# 1.9-2.2 ms in side-by-side bursts) since the OTLP serializer's string loops run natively
+# (scripts/native-utf8.ts). README, Measured.
 # --no-icu-timezone-data: Date's local-time methods (grpc-js's backoff timer uses them) ask the C library
 # for the zone, not ICU, whose zone and calendar data cost 0.5 to 1 MB at idle. Local times are the same;
 # only Date#toString names the zone differently ("UTC" for "Coordinated Universal Time"). The receiver
