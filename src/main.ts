@@ -84,10 +84,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     },
   });
 
-  let stopReconciler: (() => void) | undefined;
   const shutdown = async (): Promise<void> => {
     health?.setReady(false, 'shutting down');
-    stopReconciler?.();
+    reconciler?.stop();
     const work = (async () => {
       await source?.stop();
       await pipeline.drain();
@@ -137,7 +136,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       reconciler = started.info.name === 'kmsg' ? createReconciler(config, pipeline, 'kmsg', logger) : undefined;
     }
     reconciler?.start();
-    stopReconciler = () => reconciler?.stop();
     health?.setReady(true);
 
     if (config.command === 'demo') {

@@ -1,20 +1,17 @@
 // A bounded, crash-safe, append-only spool of the kills not yet delivered, so they survive a collector
 // outage of many minutes and a restart of the receiver.
 //
-// One file of JSON lines: {"k": kill} when a kill arrives, {"a": id} when it was delivered, {"d": id}
+// One journal (src/journal.ts): {"k": kill} when a kill arrives, {"a": id} when it was delivered, {"d": id}
 // when it was dropped (rejected by the backend, or pushed out by the bound).
 //
-// Durability: every kill line is written (write(2), so it is in the page cache and survives the receiver's
-// own crash, OOM kill or SIGKILL) before the kill is exported, and flushed to the disk (fdatasync) right
-// after, off the event loop: one flush covers every line written while the previous one ran. A synchronous
-// fdatasync per kill held each kill back by the disk's flush time, milliseconds on a network disk and worse
-// in a burst; only a crash of the node itself within that flush can now lose a kill, which then had its
-// export under way. Acknowledgements are not flushed (losing one only means the kill is sent again after a
-// crash, under the same event id, which a backend de-duplicates). A torn last line after a crash is
-// skipped. The file is rewritten (temporary file, fsync, rename) when it has grown and little of it is
-// pending.
-import { close, closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+// Durability: every kill line is written before the kill is exported, so it survives the receiver's own
+// crash, and flushed to disk right after, off the event loop; only a crash of the node itself within that
+// flush can lose a kill, which then had its export under way. Acknowledgements are not flushed (losing one
+// only means the kill is sent again after a crash, under the same event id, which a backend de-duplicates).
+// The file is rewritten to the pending kills when it has grown and little of it is pending.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Journal } from '../journal.ts';
 import type { Logger } from '../log.ts';
 import type { EnrichedKill } from './kill-record.ts';
 
@@ -30,25 +27,24 @@ export interface SpoolOptions {
 
 const FILE = 'spool.jsonl';
 
+type Entry = { k: EnrichedKill } | { a: string } | { d: string };
+
 export class Spool {
   readonly #pending = new Map<string, EnrichedKill>();
   readonly #options: SpoolOptions;
-  readonly #path: string;
-  #fd: number;
-  /** A flush runs on the thread pool; another is wanted for lines written since it began. */
-  #flushing = false;
-  #flushWanted = false;
-  /** File descriptors replaced by a rewrite while a flush ran on them: closed when it ends. */
-  #retired: number[] = [];
-  #closed = false;
+  readonly #journal: Journal<Entry>;
 
   constructor(options: SpoolOptions) {
     this.#options = options;
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    this.#path = join(options.dir, FILE);
-    if (existsSync(this.#path)) this.#load();
-    this.#fd = openSync(this.#path, 'a', 0o600);
-    this.#compactIfLarge(true);
+    const path = join(options.dir, FILE);
+    this.#load(path);
+    this.#journal = new Journal<Entry>({
+      path,
+      replacer,
+      onFlushError: (error) => options.logger.warn('spool: could not flush to disk; kills are written but a node crash could lose them', { error }),
+    });
+    if (this.#journal.bytes > 0) this.#rewrite();
   }
 
   /** Kills a previous process spooled and never saw delivered, oldest first. */
@@ -64,7 +60,7 @@ export class Spool {
     const id = kill.kill.eventId;
     if (this.#pending.has(id)) return;
     this.#pending.set(id, kill);
-    this.#write({ k: kill }, true);
+    this.#journal.append({ k: kill }, { flush: true });
     const max = this.#options.maxPending ?? 10_000;
     if (this.#pending.size > max) {
       const oldest = this.#pending.keys().next().value as string;
@@ -82,80 +78,32 @@ export class Spool {
     this.#settle(ids, 'd');
   }
 
-  /** Flushes what is written and closes the file; a flush under way closes its descriptor when done. */
+  /** Flushes what is written and closes the file. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#flushWanted) fdatasyncSync(this.#fd);
-    this.#flushWanted = false;
-    if (this.#flushing) this.#retired.push(this.#fd);
-    else closeSync(this.#fd);
+    this.#journal.close();
   }
 
   #settle(ids: readonly string[], kind: 'a' | 'd'): void {
     for (const id of ids) {
       if (!this.#pending.delete(id)) continue;
-      this.#write({ [kind]: id }, false);
+      this.#journal.append(kind === 'a' ? { a: id } : { d: id });
     }
-    this.#compactIfLarge(false);
+    if (this.#journal.bytes >= (this.#options.compactBytes ?? 8 * 1024 * 1024)) this.#rewrite();
   }
 
-  #write(entry: object, flush: boolean): void {
-    writeSync(this.#fd, `${JSON.stringify(entry, replacer)}\n`);
-    if (flush) {
-      this.#flushWanted = true;
-      this.#flush();
-    }
-  }
-
-  /** fdatasync on the thread pool, one at a time, each covering every line written before it began. */
-  #flush(): void {
-    if (this.#flushing || !this.#flushWanted || this.#closed) return;
-    this.#flushing = true;
-    this.#flushWanted = false;
-    fdatasync(this.#fd, (error) => {
-      this.#flushing = false;
-      for (const fd of this.#retired.splice(0)) close(fd, () => {});
-      if (error) this.#options.logger.warn('spool: could not flush to disk; kills are written but a node crash could lose them', { error });
-      this.#flush();
-    });
-  }
-
-  #load(): void {
-    const lines = readFileSync(this.#path, 'utf8').split('\n');
-    let torn = 0;
-    for (const line of lines) {
-      if (line === '') continue;
-      let entry: { k?: EnrichedKill; a?: string; d?: string };
-      try {
-        entry = JSON.parse(line, reviver) as typeof entry;
-      } catch {
-        torn++;
-        continue;
-      }
-      if (entry.k) this.#pending.set(entry.k.kill.eventId, entry.k);
-      else if (entry.a !== undefined) this.#pending.delete(entry.a);
-      else if (entry.d !== undefined) this.#pending.delete(entry.d);
+  #load(path: string): void {
+    const { entries, torn } = Journal.read<Entry>(path, reviver);
+    for (const entry of entries) {
+      if ('k' in entry) this.#pending.set(entry.k.kill.eventId, entry.k);
+      else if ('a' in entry) this.#pending.delete(entry.a);
+      else if ('d' in entry) this.#pending.delete(entry.d);
     }
     if (torn > 0) this.#options.logger.warn('spool: skipped unreadable lines (a write torn by a crash)', { lines: torn });
     if (this.#pending.size > 0) this.#options.logger.info('spool: kills from before the restart will be sent again', { pending: this.#pending.size });
   }
 
-  #compactIfLarge(force: boolean): void {
-    const size = statSync(this.#path).size;
-    if (!force && size < (this.#options.compactBytes ?? 8 * 1024 * 1024)) return;
-    if (force && size === 0) return;
-    const temporary = `${this.#path}.tmp`;
-    const fd = openSync(temporary, 'w', 0o600);
-    for (const kill of this.#pending.values()) writeSync(fd, `${JSON.stringify({ k: kill }, replacer)}\n`);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temporary, this.#path);
-    // The rewrite holds every pending kill, flushed: a flush still wanted on the old file is not needed.
-    this.#flushWanted = false;
-    if (this.#flushing) this.#retired.push(this.#fd);
-    else closeSync(this.#fd);
-    this.#fd = openSync(this.#path, 'a', 0o600);
+  #rewrite(): void {
+    this.#journal.rewrite([...this.#pending.values()].map((kill) => ({ k: kill })));
   }
 }
 

@@ -8,11 +8,11 @@
 // The accounting is kept in a state file (when one is configured) and written at each change, so a
 // restart, even after SIGKILL, neither forgets what was seen nor reports it twice; kills made while no
 // receiver ran are then reported missed by the next one. Without a state file, counting starts afresh.
-// The file is a journal (JSON lines): a whole state, then one short line per kill seen or lost, appended
-// with a single write(2), which a SIGKILL cannot split; a check appends the whole state when it changed it,
-// and rewrites the file (temporary file, rename) once it has grown. A write and rename of the whole state
-// per kill held each kill's export back by milliseconds, and a burst by their sum.
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+// The file is a journal (src/journal.ts): a whole state, then one short line per kill seen or lost; a
+// check appends the whole state when it changed it, and rewrites the file as that state once it has grown.
+// A write and rename of the whole state per kill held each kill's export back by milliseconds, and a burst
+// by their sum.
+import { Journal } from '../journal.ts';
 import type { OomKill } from '../event.ts';
 import type { Logger } from '../log.ts';
 import { nodeOomKills } from './cgroup-counters.ts';
@@ -52,9 +52,8 @@ export class Reconciler {
   #timer: NodeJS.Timeout | undefined;
   /** Kills read and not yet kept: accounted for, not saved. */
   readonly #inFlight = { node: 0, cgroups: new Map<string, number>() };
-  /** The journal, open for appending, and its size. */
-  #journal: number | undefined;
-  #journalBytes = 0;
+  /** Where the accounting is saved; none without a state file. */
+  readonly #journal: Journal<Entry> | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
@@ -67,6 +66,7 @@ export class Reconciler {
       // starts at 0: only those with kills need a baseline.)
       this.#state = { bootId: bootId(), node: now.node, cgroups: Object.fromEntries([...now.cgroups].filter(([, count]) => count > 0)), unattributed: 0 };
     }
+    this.#journal = options.statePath !== undefined ? new Journal<Entry>({ path: options.statePath }) : undefined;
     this.#compact();
     this.#settled = now;
   }
@@ -143,7 +143,7 @@ export class Reconciler {
     if (counters && node !== settled.node) this.#forgetRemovedCgroups(counters);
     if (counters && settled.cgroups === undefined) {
       this.#settled = settled.node > this.#state.node + this.#inFlight.node ? this.#snapshot() : { node };
-      if (this.#journalBytes > COMPACT_BYTES) this.#compact();
+      this.#compactIfLarge();
       return;
     }
     this.#settled = { node };
@@ -170,7 +170,7 @@ export class Reconciler {
       changed = true;
     }
     if (changed) this.#append({ state: this.#state });
-    if (this.#journalBytes > COMPACT_BYTES) this.#compact();
+    this.#compactIfLarge();
   }
 
   /** Cgroups that had kills and are gone: their accounting is no longer needed. */
@@ -194,20 +194,14 @@ export class Reconciler {
   /** The journal's state, if it is of this boot: its last whole state with the lines after it applied. */
   #load(): State | undefined {
     if (this.#options.statePath === undefined) return undefined;
-    let text: string;
+    let state: State | undefined;
+    let entries: Array<Entry | State>;
     try {
-      text = readFileSync(this.#options.statePath, 'utf8');
+      entries = Journal.read<Entry | State>(this.#options.statePath).entries; // a torn line is skipped
     } catch {
       return undefined;
     }
-    let state: State | undefined;
-    for (const line of text.split('\n')) {
-      let entry: Entry | State;
-      try {
-        entry = JSON.parse(line) as Entry | State;
-      } catch {
-        continue; // empty, or a line torn by a crash of the node
-      }
+    for (const entry of entries) {
       if ('bootId' in entry) state = entry; // a state file of the release before the journal
       else if ('state' in entry) state = { ...entry.state, cgroups: { ...entry.state.cgroups } };
       else if (state) applyEntry(state, entry, this.#options.counters !== undefined);
@@ -216,25 +210,20 @@ export class Reconciler {
   }
 
   #append(entry: Entry): void {
-    if (this.#journal === undefined) return;
-    const line = `${JSON.stringify(entry)}\n`;
     try {
-      this.#journalBytes += writeSync(this.#journal, line);
+      this.#journal?.append(entry);
     } catch (error) {
       this.#options.logger.warn('could not save the reconciliation state; after a restart, kills seen now may be reported missed', { path: this.#options.statePath, error });
     }
   }
 
-  /** Rewrites the journal as the current state alone; a crash leaves the old file or the new one. */
+  /** Rewrites the journal as the current state alone. */
   #compact(): void {
-    const path = this.#options.statePath;
-    if (path === undefined) return;
-    const line = `${JSON.stringify({ state: this.#state } satisfies Entry)}\n`;
-    writeFileSync(`${path}.tmp`, line);
-    renameSync(`${path}.tmp`, path);
-    if (this.#journal !== undefined) closeSync(this.#journal);
-    this.#journal = openSync(path, 'a');
-    this.#journalBytes = Buffer.byteLength(line);
+    this.#journal?.rewrite([{ state: this.#state }]);
+  }
+
+  #compactIfLarge(): void {
+    if ((this.#journal?.bytes ?? 0) > COMPACT_BYTES) this.#compact();
   }
 }
 
